@@ -1,0 +1,1 @@
+//! auditstream collator role (being written).

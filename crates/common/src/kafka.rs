@@ -1,0 +1,178 @@
+//! Kafka client settings and idempotent topic setup. Every librdkafka property auditstream
+//! forces is set here, with the reason beside it; anything else passes through from the
+//! `[kafka.options]` table (SASL, SSL, tuning).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::FutureProducer;
+use serde::Deserialize;
+
+use crate::topics::{TopicSpec, Topics};
+use crate::{Error, Result};
+
+/// `[kafka]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `host:port,...`; empty means "start the embedded broker" (only `run` and `demo` can).
+    #[serde(default)]
+    pub brokers: String,
+    #[serde(default)]
+    pub topic_prefix: String,
+    /// Partitions of `raw`, `collator-state`, `audit` and the other keyed topics.
+    pub partitions: i32,
+    pub replication_factor: i32,
+    /// Wrap each collator batch (audits, state, offsets) in a Kafka transaction. Needs a broker
+    /// that hides aborted transactions from `read_committed` consumers (Apache Kafka does).
+    /// Correctness never rests on it: outputs are deterministic and state updates idempotent.
+    #[serde(default)]
+    pub transactions: bool,
+    /// How long a produce may wait for the broker before it counts as failed.
+    #[serde(with = "humantime_serde")]
+    pub message_timeout: Duration,
+    /// Any librdkafka property, passed through (e.g. `"security.protocol" = "SASL_SSL"`).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    pub fn topics(&self) -> Topics {
+        Topics::with_prefix(&self.topic_prefix)
+    }
+
+    /// Base client settings shared by every client: brokers and the passthrough options.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// A producer that never acknowledges a write the cluster could lose.
+    pub fn producer_config(&self) -> ClientConfig {
+        let mut c = self.client_config();
+        // Durability: a write counts only once every in-sync replica has it.
+        c.set("acks", "all");
+        // Retries never duplicate or reorder a partition's records.
+        c.set("enable.idempotence", "true");
+        // Small batches: latency matters more than the last percent of throughput.
+        c.set("linger.ms", "5");
+        // Keys land where Java clients put them (murmur2), so any client can co-partition.
+        c.set("partitioner", "murmur2_random");
+        c.set("message.timeout.ms", self.message_timeout.as_millis().to_string());
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    pub fn producer(&self) -> Result<FutureProducer> {
+        self.producer_config().create().map_err(|e| Error::kafka("creating producer", e))
+    }
+
+    /// A consumer-group member that commits only what its caller says is done.
+    pub fn consumer_config(&self, group_id: &str) -> ClientConfig {
+        let mut c = self.client_config();
+        c.set("group.id", group_id);
+        // Offsets are committed by the role once the outputs they depend on are acknowledged.
+        c.set("enable.auto.commit", "false");
+        c.set("enable.auto.offset.store", "false");
+        // A new group reads the whole topic: the raw topic is the source of truth.
+        c.set("auto.offset.reset", "earliest");
+        // Partitions move one at a time when members join or leave, state following.
+        c.set("partition.assignment.strategy", "cooperative-sticky");
+        // Partition EOF tells a consumer it is caught up (watermarks), cheaper than ListOffsets.
+        c.set("enable.partition.eof", "true");
+        // A dead member's partitions move within seconds; also speeds up the first join.
+        c.set("session.timeout.ms", "6000");
+        c.set("heartbeat.interval.ms", "1000");
+        // Never read records of an open or aborted transaction when transactions are in use.
+        c.set("isolation.level", "read_committed");
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// Creates the missing topics; existing ones are left alone (creation is idempotent).
+    pub async fn ensure_topics(&self, specs: &[TopicSpec]) -> Result<()> {
+        let missing = self.missing_topics(specs).await?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let admin: AdminClient<DefaultClientContext> =
+            self.client_config().create().map_err(|e| Error::kafka("creating admin client", e))?;
+        let compact = [("cleanup.policy", "compact")];
+        let new: Vec<NewTopic> = missing
+            .iter()
+            .map(|s| {
+                let t = NewTopic::new(&s.name, s.partitions, TopicReplication::Fixed(self.replication_factor));
+                if s.compacted {
+                    compact.iter().fold(t, |t, (k, v)| t.set(k, v))
+                } else {
+                    t
+                }
+            })
+            .collect();
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(15)));
+        let results = admin.create_topics(&new, &opts).await.map_err(|e| Error::kafka("creating topics", e))?;
+        for r in results {
+            match r {
+                Ok(name) => tracing::info!(topic = %name, "created topic"),
+                Err((name, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    tracing::debug!(topic = %name, "topic already exists")
+                }
+                Err((name, code)) => {
+                    return Err(Error::kafka(format!("creating topic {name}"), rdkafka::error::KafkaError::AdminOp(code)))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn missing_topics(&self, specs: &[TopicSpec]) -> Result<Vec<TopicSpec>> {
+        let config = self.client_config();
+        let specs = specs.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create().map_err(|e| Error::kafka("creating metadata client", e))?;
+            let metadata = consumer
+                .fetch_metadata(None, Duration::from_secs(10))
+                .map_err(|e| Error::kafka("fetching metadata", e))?;
+            let mut missing = Vec::new();
+            for spec in specs {
+                match metadata.topics().iter().find(|t| t.name() == spec.name && t.error().is_none()) {
+                    Some(t) if !t.partitions().is_empty() => {
+                        let actual = t.partitions().len() as i32;
+                        if actual != spec.partitions {
+                            tracing::warn!(topic = %spec.name, actual, expected = spec.partitions, "topic exists with another partition count");
+                        }
+                    }
+                    _ => missing.push(spec),
+                }
+            }
+            Ok(missing)
+        })
+        .await
+        .map_err(|e| Error::Config(format!("metadata task failed: {e}")))?
+    }
+
+    /// Partition count of a topic, as the cluster reports it.
+    pub fn partition_count(&self, topic: &str) -> Result<i32> {
+        let consumer: BaseConsumer = self.client_config().create().map_err(|e| Error::kafka("creating metadata client", e))?;
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .map_err(|e| Error::kafka("fetching metadata", e))?;
+        let count = metadata.topics().first().map(|t| t.partitions().len() as i32).unwrap_or(0);
+        if count == 0 {
+            return Err(Error::Config(format!("topic {topic} does not exist")));
+        }
+        Ok(count)
+    }
+}

@@ -1,0 +1,1 @@
+//! auditstream emitter role (being written).

@@ -1,0 +1,1 @@
+//! auditstream ingest role (being written).
