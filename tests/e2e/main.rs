@@ -1,0 +1,10 @@
+//! End-to-end tests: they drive the real `auditstream` binary against a Kafka-protocol broker
+//! (`AUDITSTREAM_TEST_BROKERS`, e.g. tansu in `.ci/run`; else an embedded broker).
+
+mod fixtures;
+mod support;
+
+mod demo;
+mod ingest_durability;
+mod pipeline;
+mod scale_out;

@@ -1,0 +1,125 @@
+//! Scale-out and crash safety of the collator: three collators in one group over six
+//! partitions while raw events keep arriving; one is killed with SIGKILL and later restarted,
+//! another stopped gracefully. Every expected audit reaches `audit`; repeats carry identical
+//! ids and bytes; deduplicated by id, the audits are exactly the expected set.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use schema::v1::{Action, AuditEvent, FieldChange, RawEvent, RecordRef, User};
+use schema::Message;
+
+use crate::support::{eventually, write_config, Auditstream, TestBroker};
+
+const SITE: &str = "https://scale.atlassian.net";
+const FIELDS: [&str; 3] = ["status", "assignee", "priority"];
+
+/// One record's burst of three changes: (field, from, to) per change, by user `u{n}`.
+fn burst(record: u32, now_ms: i64) -> Vec<RawEvent> {
+    FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, field)| RawEvent {
+            integration_id: "scale".into(),
+            jira_site: SITE.into(),
+            delivery_id: format!("d-{record}-{i}"),
+            received_at_ms: now_ms + i as i64,
+            event_time_ms: now_ms + i as i64,
+            event_name: "jira:issue_updated".into(),
+            actor: Some(User { id: format!("u{}", (record + i as u32) % 7), name: format!("User {}", (record + i as u32) % 7), ..Default::default() }),
+            record: Some(RecordRef { r#type: "issue".into(), id: record.to_string() }),
+            action: Action::Update as i32,
+            changes: vec![FieldChange {
+                field_id: (*field).into(),
+                field_name: (*field).into(),
+                from: Some(format!("{field}-old-{record}")),
+                from_string: Some(format!("{field}-old-{record}")),
+                to: Some(format!("{field}-new-{record}")),
+                to_string: Some(format!("{field}-new-{record}")),
+            }],
+            dedup_key: format!("{SITE}|changelog|{record}-{i}"),
+            partition_key: format!("{SITE}|issue|{record}"),
+            known_event: true,
+            ..Default::default()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_collators_killed_and_stopped_lose_and_duplicate_nothing() {
+    let broker = TestBroker::start(6).await;
+    let dir = tempfile::tempdir().unwrap();
+    let group = format!("{}collators", broker.kafka.topic_prefix);
+    let config = write_config(&dir, &broker, &format!("[collator]\ngap = \"1s\"\ngroup_id = \"{group}\"\n"));
+    let mut collators: Vec<Auditstream> = (0..3).map(|i| Auditstream::start(&format!("collator-{i}"), &config, &["collate"])).collect();
+    let producer = broker.producer();
+    let raw_topic = broker.topics().raw;
+
+    const ROUNDS: u32 = 40;
+    const PER_ROUND: u32 = 25;
+    for round in 0..ROUNDS {
+        let now = schema::now_ms();
+        for r in 0..PER_ROUND {
+            let record = round * PER_ROUND + r;
+            for event in burst(record, now) {
+                broker.produce(&producer, &raw_topic, &event.partition_key.clone(), &event.encode_to_vec()).await;
+            }
+        }
+        match round {
+            10 => {
+                eprintln!("e2e: SIGKILL collator-1");
+                collators[1].kill();
+            }
+            20 => {
+                eprintln!("e2e: SIGTERM collator-2");
+                assert!(collators[2].terminate(Duration::from_secs(30)), "collator-2 stops cleanly on SIGTERM");
+            }
+            25 => {
+                eprintln!("e2e: restarting collator-1");
+                collators[1] = Auditstream::start("collator-1b", &config, &["collate"]);
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let expected: BTreeSet<String> = (0..ROUNDS * PER_ROUND).map(|r| r.to_string()).collect();
+
+    let audits = eventually("an audit for every record", Duration::from_secs(180), || async {
+        let audits: Vec<Vec<u8>> = broker.read_all(&broker.topics().audit).await.into_iter().map(|(_, v)| v).collect();
+        let seen: BTreeSet<String> =
+            audits.iter().filter_map(|v| AuditEvent::decode(v.as_slice()).ok()).filter_map(|a| a.auditable.map(|r| r.id)).collect();
+        eprintln!("e2e: {} audit records, {} of {} records audited", audits.len(), seen.len(), expected.len());
+        expected.is_subset(&seen).then_some(audits)
+    })
+    .await;
+
+    let mut by_id: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut repeats = 0;
+    for bytes in &audits {
+        let audit = AuditEvent::decode(bytes.as_slice()).unwrap();
+        if let Some(first) = by_id.get(&audit.id) {
+            assert_eq!(first, bytes, "a repeated audit id with different bytes");
+            repeats += 1;
+        } else {
+            by_id.insert(audit.id, bytes.clone());
+        }
+    }
+    eprintln!("e2e: {} distinct audits, {repeats} identical repeats", by_id.len());
+    let mut per_record: BTreeMap<String, Vec<AuditEvent>> = BTreeMap::new();
+    for bytes in by_id.values() {
+        let audit = AuditEvent::decode(bytes.as_slice()).unwrap();
+        per_record.entry(audit.auditable.clone().unwrap().id).or_default().push(audit);
+    }
+    assert_eq!(per_record.keys().cloned().collect::<BTreeSet<_>>(), expected, "exactly the expected records");
+    for (record, audits) in &per_record {
+        assert_eq!(audits.len(), 1, "record {record}: one audit after dedup by id, got {audits:?}");
+        let audit = &audits[0];
+        let fields: Vec<&str> = audit.changes.iter().map(|c| c.field_id.as_str()).collect();
+        assert_eq!(fields, FIELDS, "record {record}");
+        for change in &audit.changes {
+            assert_eq!(change.value.as_deref(), Some(format!("{}-new-{record}", change.field_id).as_str()));
+            assert_eq!(change.previous_value.as_deref(), Some(format!("{}-old-{record}", change.field_id).as_str()));
+        }
+        assert_eq!(audit.source_event_count, 3);
+    }
+}
