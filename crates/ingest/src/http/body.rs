@@ -1,0 +1,103 @@
+//! Reading a request body without ever holding more than the limit.
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use futures::StreamExt;
+
+/// A body read up to a limit.
+#[derive(Debug)]
+pub struct CappedBody {
+    /// At most `limit` bytes.
+    pub bytes: Vec<u8>,
+    /// True when the sender had more than `limit` bytes to send.
+    pub over_limit: bool,
+    /// Bytes the sender said or was seen to send.
+    pub len: u64,
+}
+
+/// Reads `body` until its end or until it passes `limit` bytes, keeping the first `limit`.
+pub async fn read_capped(
+    body: Body,
+    limit: usize,
+    headers: &HeaderMap,
+) -> Result<CappedBody, axum::Error> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    let mut seen = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        seen += chunk.len() as u64;
+        let room = limit.saturating_sub(bytes.len());
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if seen > limit as u64 {
+            return Ok(CappedBody {
+                bytes,
+                over_limit: true,
+                len: declared.unwrap_or(seen).max(seen),
+            });
+        }
+    }
+    Ok(CappedBody {
+        bytes,
+        over_limit: false,
+        len: seen,
+    })
+}
+
+/// JSON content types: `application/json` and `application/*+json`, any parameters. A missing
+/// header is accepted (Jira's documentation does not promise one); anything else is not JSON.
+pub fn is_json_content_type(value: Option<&str>) -> bool {
+    let Some(value) = value else { return true };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json_content_type(Some("application/json")));
+        assert!(is_json_content_type(Some(
+            "Application/JSON; charset=UTF-8"
+        )));
+        assert!(is_json_content_type(Some("application/vnd.jira+json")));
+        assert!(is_json_content_type(None));
+        assert!(!is_json_content_type(Some("text/plain")));
+        assert!(!is_json_content_type(Some(
+            "application/x-www-form-urlencoded"
+        )));
+    }
+
+    #[tokio::test]
+    async fn bodies_are_capped() {
+        let read = |b: &'static str, limit| async move {
+            read_capped(Body::from(b), limit, &HeaderMap::new())
+                .await
+                .unwrap()
+        };
+        let small = read("abc", 5).await;
+        assert_eq!(
+            (small.bytes.as_slice(), small.over_limit, small.len),
+            (&b"abc"[..], false, 3)
+        );
+        let big = read("abcdefgh", 5).await;
+        assert_eq!(
+            (big.bytes.as_slice(), big.over_limit),
+            (&b"abcde"[..], true)
+        );
+        let exact = read("abcde", 5).await;
+        assert!(!exact.over_limit);
+    }
+}

@@ -1,0 +1,247 @@
+//! Normalization: one Jira webhook body in, one [`RawEvent`] out. Pure and deterministic (the
+//! clock is injected through [`Delivery::received_at_ms`]), so fuzzing, benchmarks and golden
+//! tests call it directly.
+//!
+//! Every body that is a JSON object with a `webhookEvent` normalizes: families ingest does not
+//! know (or whose record id is missing) become `type = "unknown"` records with
+//! `known_event = false`, stored and never rejected.
+
+mod families;
+mod json;
+
+use schema::v1::{Action, RawEvent, RecordRef};
+use serde_json::Value;
+
+pub use json::{canonical_json, site_of};
+
+use families::{Identity, Reading};
+
+/// Nesting depth [`normalize`] accepts; the HTTP layer passes its configured limit to [`parse`].
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// Top-level keys that differ between webhooks delivering the same change, left out of content
+/// hashes so that two webhooks on one site produce one dedup key.
+const DELIVERY_SPECIFIC_KEYS: [&str; 1] = ["matchedWebhookIds"];
+
+/// Which integration received the delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub integration_id: &'a str,
+    /// The configured Jira site; `None` derives it from the payload's `self` URLs.
+    pub jira_site: Option<&'a str>,
+}
+
+/// One HTTP delivery: the body and what the headers and our clock said about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    pub body: &'a [u8],
+    /// `X-Atlassian-Webhook-Identifier`.
+    pub delivery_id: Option<&'a str>,
+    /// `X-Atlassian-Webhook-Retry`.
+    pub retry_count: u32,
+    /// `X-Atlassian-Webhook-Flow`.
+    pub flow: Option<&'a str>,
+    pub received_at_ms: i64,
+}
+
+/// Why a body cannot be normalized. Each is a bad-input class with its own answer.
+#[derive(Debug, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("the body is empty")]
+    Empty,
+    #[error("the body is not UTF-8")]
+    InvalidUtf8(#[source] std::str::Utf8Error),
+    #[error("JSON nesting deeper than {limit}")]
+    TooDeep { limit: usize },
+    #[error("the body is not valid JSON")]
+    InvalidJson(#[source] serde_json::Error),
+    #[error("the body is JSON but not an object")]
+    NotAnObject,
+    #[error("the body has no string `webhookEvent`")]
+    MissingWebhookEvent,
+}
+
+impl NormalizeError {
+    /// The stable machine code of the answer and of the `raw.rejected` record.
+    pub fn code(&self) -> &'static str {
+        match self {
+            NormalizeError::Empty => "empty_body",
+            NormalizeError::InvalidUtf8(_) => "invalid_utf8",
+            NormalizeError::TooDeep { .. } => "too_deep",
+            NormalizeError::InvalidJson(_) => "invalid_json",
+            NormalizeError::NotAnObject => "not_an_object",
+            NormalizeError::MissingWebhookEvent => "missing_webhook_event",
+        }
+    }
+}
+
+/// Parses and normalizes a body with the default depth limit.
+pub fn normalize(source: &Source<'_>, delivery: &Delivery<'_>) -> Result<RawEvent, NormalizeError> {
+    let value = parse(delivery.body, DEFAULT_MAX_DEPTH)?;
+    normalize_value(source, delivery, &value)
+}
+
+/// Checks a body is a UTF-8 JSON object no deeper than `max_depth`, and parses it.
+pub fn parse(body: &[u8], max_depth: usize) -> Result<Value, NormalizeError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(NormalizeError::Empty);
+    }
+    let text = std::str::from_utf8(body).map_err(NormalizeError::InvalidUtf8)?;
+    // Checked before parsing so a hostile body costs a linear scan, never deep recursion.
+    if nesting_depth(text.as_bytes()) > max_depth {
+        return Err(NormalizeError::TooDeep { limit: max_depth });
+    }
+    let value: Value = serde_json::from_str(text).map_err(NormalizeError::InvalidJson)?;
+    if !value.is_object() {
+        return Err(NormalizeError::NotAnObject);
+    }
+    Ok(value)
+}
+
+/// Deepest nesting of objects and arrays, strings skipped. Malformed input gets a number too;
+/// the parser rejects it afterwards.
+fn nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Normalizes a parsed body (a JSON object, see [`parse`]).
+pub fn normalize_value(
+    source: &Source<'_>,
+    delivery: &Delivery<'_>,
+    body: &Value,
+) -> Result<RawEvent, NormalizeError> {
+    let event = body
+        .get("webhookEvent")
+        .and_then(Value::as_str)
+        .filter(|e| !e.is_empty())
+        .ok_or(NormalizeError::MissingWebhookEvent)?;
+    let site = jira_site(source, body);
+    let known = families::read(event, body);
+    let known_event = known.is_some();
+    let reading = known.unwrap_or_else(|| unknown(body));
+    let dedup_key = match &reading.identity {
+        Identity::Key(parts) => format!("{site}|{}", parts.join("|")),
+        Identity::Content => format!("{site}|sha256|{}", content_hash(body)),
+    };
+    let partition_key = match &reading.root_issue {
+        Some(issue) => format!("{site}|issue|{issue}"),
+        None => format!("{site}|{}|{}", reading.record.r#type, reading.record.id),
+    };
+    let Reading {
+        record,
+        associated,
+        action,
+        actor,
+        changes,
+        project,
+        ..
+    } = reading;
+    Ok(RawEvent {
+        integration_id: source.integration_id.to_owned(),
+        jira_site: site,
+        delivery_id: match delivery.delivery_id.filter(|d| !d.is_empty()) {
+            Some(id) => id.to_owned(),
+            None => format!("sha256:{}", json::sha256_hex(delivery.body)),
+        },
+        retry_count: delivery.retry_count,
+        received_at_ms: delivery.received_at_ms,
+        event_time_ms: json::event_time_ms(body.get("timestamp")),
+        event_name: event.to_owned(),
+        issue_event_type: json::text(body.get("issue_event_type_name")).unwrap_or_default(),
+        actor,
+        record: Some(record),
+        associated,
+        action: action as i32,
+        changes,
+        dedup_key,
+        partition_key,
+        body: delivery.body.to_vec(),
+        workspace: String::new(),
+        known_event,
+        project: project.unwrap_or_default(),
+        flow: delivery.flow.unwrap_or_default().to_owned(),
+    })
+}
+
+/// An event ingest cannot read: kept whole, identified by its content.
+fn unknown(body: &Value) -> Reading {
+    Reading {
+        record: RecordRef {
+            r#type: "unknown".into(),
+            id: content_hash(body),
+        },
+        associated: None,
+        action: Action::Update,
+        actor: json::user(body.get("user")),
+        changes: Vec::new(),
+        identity: Identity::Content,
+        root_issue: None,
+        project: None,
+    }
+}
+
+/// SHA-256 of the canonical body without delivery-specific keys. `timestamp` stays: it is
+/// Jira's event time, the same in every webhook delivering the change.
+fn content_hash(body: &Value) -> String {
+    let mut content = body.clone();
+    if let Some(map) = content.as_object_mut() {
+        for key in DELIVERY_SPECIFIC_KEYS {
+            map.remove(key);
+        }
+    }
+    json::sha256_hex(canonical_json(&content).as_bytes())
+}
+
+/// The configured site, else the origin of the first `self` URL, else the integration id.
+fn jira_site(source: &Source<'_>, body: &Value) -> String {
+    if let Some(site) = source
+        .jira_site
+        .map(|s| s.trim().trim_end_matches('/'))
+        .filter(|s| !s.is_empty())
+    {
+        return site.to_owned();
+    }
+    const SELF_URLS: [&[&str]; 12] = [
+        &["issue", "self"],
+        &["comment", "self"],
+        &["worklog", "self"],
+        &["attachment", "self"],
+        &["project", "self"],
+        &["version", "self"],
+        &["sprint", "self"],
+        &["board", "self"],
+        &["filter", "self"],
+        &["user", "self"],
+        &["comment", "author", "self"],
+        &["worklog", "author", "self"],
+    ];
+    SELF_URLS
+        .iter()
+        .filter_map(|path| json::text(json::at(body, path)))
+        .find_map(|url| site_of(&url))
+        .unwrap_or_else(|| source.integration_id.to_owned())
+}
+
+#[cfg(test)]
+mod tests;
