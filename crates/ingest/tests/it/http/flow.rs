@@ -149,3 +149,32 @@ async fn health_readiness_and_metrics() -> Result<()> {
     );
     ingest.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_the_request_in_flight() -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ingest = Ingest::start(config(integrations())).await?;
+    let body = fixture("22_");
+    let mut stream = tokio::net::TcpStream::connect(ingest.addr).await?;
+    let head = format!(
+        "POST /webhooks/jira/{SERVER_TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(first).await?;
+    stream.flush().await?;
+    // The request is being read when shutdown starts: it must still be stored and answered.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    ingest.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!ingest.stopped(), "serve waits for the request in flight");
+    stream.write_all(rest).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let answer = super::harness::parse_answer(&raw)?;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let raw_events = ingest.raw().await?;
+    assert_eq!(raw_events.len(), 1);
+    ingest.stop().await
+}

@@ -126,6 +126,15 @@ impl Ingest {
         Ok(())
     }
 
+    /// Asks `serve` to shut down without waiting for it.
+    pub fn cancel(&self) {
+        self.shutdown.cancel();
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// Sends one request and reads the whole answer (`Connection: close`).
     pub async fn request(
         &self,
@@ -212,7 +221,7 @@ async fn read<T: Send + 'static>(
     .await?
 }
 
-fn parse_answer(raw: &[u8]) -> Result<Answer> {
+pub fn parse_answer(raw: &[u8]) -> Result<Answer> {
     let text = String::from_utf8_lossy(raw);
     let (head, body) = text.split_once("\r\n\r\n").context("no header end")?;
     let mut lines = head.lines();
