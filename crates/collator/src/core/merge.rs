@@ -1,0 +1,187 @@
+//! Merge rules (DESIGN §3.2): a window's entries become one audit.
+
+use schema::v1::{Action, AuditChange, AuditEvent, FieldChange, RawEvent, User, WindowEntry};
+
+use super::ids::{audit_id, live_audit_id};
+use super::window::SessionWindow;
+use super::Settings;
+
+/// What closing a window yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Merged {
+    Audit(Box<AuditEvent>),
+    /// An update whose changes cancelled out or that carried none: nothing to say.
+    Empty,
+}
+
+/// The record-level facts an audit repeats from its window.
+struct Header<'a> {
+    record_key: &'a str,
+    partition_key: &'a str,
+    auditable: Option<schema::v1::RecordRef>,
+    associated: Option<schema::v1::RecordRef>,
+    workspace: &'a str,
+    integration_id: &'a str,
+    jira_site: &'a str,
+}
+
+/// Merges a closed window whose deadline is `deadline_ms`.
+pub fn merge_window(window: &SessionWindow, deadline_ms: i64, s: &Settings) -> Merged {
+    let st = window.state();
+    let header = Header {
+        record_key: &st.record_key,
+        partition_key: &st.partition_key,
+        auditable: st.record.clone(),
+        associated: st.associated.clone(),
+        workspace: &st.workspace,
+        integration_id: &st.integration_id,
+        jira_site: &st.jira_site,
+    };
+    let Some(first) = st.entries.first() else {
+        return Merged::Empty;
+    };
+    let id = audit_id(&st.record_key, &first.dedup_key);
+    build(
+        &header,
+        &st.entries,
+        id,
+        st.first_received_ms,
+        deadline_ms,
+        false,
+        s,
+    )
+}
+
+/// The live audit of one applied raw event: itself, uncollated.
+pub fn live_audit(record_key: &str, event: &RawEvent, offset: i64, s: &Settings) -> Merged {
+    let header = Header {
+        record_key,
+        partition_key: &event.partition_key,
+        auditable: event.record.clone(),
+        associated: event.associated.clone(),
+        workspace: &event.workspace,
+        integration_id: &event.integration_id,
+        jira_site: &event.jira_site,
+    };
+    let entry = WindowEntry {
+        dedup_key: event.dedup_key.clone(),
+        event_time_ms: event.event_time_ms,
+        received_at_ms: event.received_at_ms,
+        offset,
+        actor: event.actor.clone(),
+        action: event.action,
+        changes: event.changes.clone(),
+    };
+    let id = live_audit_id(record_key, &event.dedup_key);
+    build(
+        &header,
+        std::slice::from_ref(&entry),
+        id,
+        event.received_at_ms,
+        event.received_at_ms,
+        true,
+        s,
+    )
+}
+
+fn build(
+    h: &Header<'_>,
+    entries: &[WindowEntry],
+    id: u64,
+    start: i64,
+    end: i64,
+    live: bool,
+    s: &Settings,
+) -> Merged {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return Merged::Empty;
+    };
+    let action = if entries.iter().any(|e| e.action() == Action::Create) {
+        Action::Create
+    } else if last.action() == Action::Destroy {
+        Action::Destroy
+    } else {
+        Action::Update
+    };
+    let changes = merge_changes(entries, s.keep_reverted_fields);
+    if changes.is_empty() && action == Action::Update {
+        return Merged::Empty;
+    }
+    let interesting = action != Action::Update
+        || changes.iter().any(|c| {
+            s.interesting_fields.iter().any(|f| {
+                f.eq_ignore_ascii_case(&c.field_id) || f.eq_ignore_ascii_case(&c.field_name)
+            })
+        });
+    let late = entries.iter().any(|e| {
+        e.event_time_ms > 0 && e.received_at_ms.saturating_sub(e.event_time_ms) > s.gap_ms
+    });
+    let created_at_ms = if last.event_time_ms > 0 {
+        last.event_time_ms
+    } else {
+        last.received_at_ms
+    };
+    Merged::Audit(Box::new(AuditEvent {
+        id,
+        audit_action: action as i32,
+        created_at_ms,
+        interesting,
+        user: first.actor.clone(),
+        contributors: contributors(entries),
+        auditable: h.auditable.clone(),
+        associated: h.associated.clone(),
+        changes,
+        workspace: h.workspace.to_owned(),
+        integration_id: h.integration_id.to_owned(),
+        jira_site: h.jira_site.to_owned(),
+        window_start_ms: start,
+        window_end_ms: end,
+        source_event_count: u32::try_from(entries.len()).unwrap_or(u32::MAX),
+        late,
+        live,
+        record_key: if h.partition_key.is_empty() {
+            h.record_key.to_owned()
+        } else {
+            h.partition_key.to_owned()
+        },
+    }))
+}
+
+/// Every distinct author, in order of their first change.
+fn contributors(entries: &[WindowEntry]) -> Vec<User> {
+    let mut out: Vec<User> = Vec::new();
+    for actor in entries.iter().filter_map(|e| e.actor.as_ref()) {
+        if !out.iter().any(|u| u.id == actor.id) {
+            out.push(actor.clone());
+        }
+    }
+    out
+}
+
+/// One change per field in order of its first change: previous = first old, value = last new.
+fn merge_changes(entries: &[WindowEntry], keep_reverted: bool) -> Vec<AuditChange> {
+    let mut fields: Vec<(&FieldChange, &FieldChange)> = Vec::new();
+    for change in entries.iter().flat_map(|e| e.changes.iter()) {
+        match fields
+            .iter_mut()
+            .find(|(first, _)| first.field_id == change.field_id)
+        {
+            Some((_, last)) => *last = change,
+            None => fields.push((change, change)),
+        }
+    }
+    fields
+        .into_iter()
+        .filter(|(first, last)| {
+            keep_reverted || !(first.from == last.to && first.from_string == last.to_string)
+        })
+        .map(|(first, last)| AuditChange {
+            field_id: first.field_id.clone(),
+            field_name: first.field_name.clone(),
+            value: last.to_string.clone().or_else(|| last.to.clone()),
+            previous_value: first.from_string.clone().or_else(|| first.from.clone()),
+            value_id: last.to.clone(),
+            previous_value_id: first.from.clone(),
+        })
+        .collect()
+}
