@@ -8,6 +8,7 @@
 
 mod families;
 mod json;
+mod standalone;
 
 use schema::v1::{Action, RawEvent, RecordRef};
 use serde_json::Value;
