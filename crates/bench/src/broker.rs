@@ -1,0 +1,220 @@
+//! Broker-side helpers of the harness: fresh topics, pre-filling `raw`, the passthrough limit
+//! and reading a topic while it grows.
+
+use std::time::{Duration, Instant};
+
+use common::kafka::KafkaConfig;
+use common::topics::TopicSpec;
+use prost::Message as _;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use schema::v1::RawEvent;
+
+use crate::Error;
+
+/// A Kafka config for `brokers` whose topics live under a fresh prefix.
+pub fn fresh_config(brokers: &str, prefix: &str, partitions: i32) -> KafkaConfig {
+    KafkaConfig {
+        brokers: brokers.to_owned(),
+        topic_prefix: prefix.to_owned(),
+        partitions,
+        replication_factor: 1,
+        transactions: false,
+        message_timeout: Duration::from_secs(60),
+        options: Default::default(),
+    }
+}
+
+/// A topic prefix no earlier run used.
+pub fn fresh_prefix(what: &str) -> String {
+    format!("bench-{what}-{}-{}.", std::process::id(), schema::now_ms())
+}
+
+/// Creates the pipeline's topics, plus `extra` ones with the same partition count.
+pub async fn create_topics(kafka: &KafkaConfig, extra: &[String]) -> Result<(), Error> {
+    let mut specs = kafka.topics().specs(kafka.partitions);
+    specs.extend(extra.iter().map(|name| TopicSpec {
+        name: name.clone(),
+        partitions: kafka.partitions,
+        compacted: false,
+    }));
+    kafka
+        .ensure_topics(&specs)
+        .await
+        .map_err(|e| Error::common("creating topics", e))
+}
+
+/// Sends one record, waiting for room when the producer's queue is full.
+pub fn send(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    deadline: Instant,
+) -> Result<DeliveryFuture, Error> {
+    loop {
+        match producer.send_result(FutureRecord::to(topic).key(key).payload(payload)) {
+            Ok(f) => return Ok(f),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                if Instant::now() > deadline {
+                    return Err(Error::Timeout(format!("producing to {topic}")));
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((e, _)) => return Err(Error::kafka(format!("producing to {topic}"), e)),
+        }
+    }
+}
+
+/// Waits for every delivery; any failure fails the phase.
+pub fn await_deliveries(futures: Vec<DeliveryFuture>) -> Result<(), Error> {
+    for f in futures {
+        match futures::executor::block_on(f) {
+            Ok(Ok(_)) => {}
+            Ok(Err((e, _))) => return Err(Error::kafka("delivery", e)),
+            Err(_) => return Err(Error::Timeout("a delivery was cancelled".into())),
+        }
+    }
+    Ok(())
+}
+
+/// Writes the workload to `raw`, keyed by partition key, in order. Blocking.
+pub fn prefill(kafka: &KafkaConfig, events: &[RawEvent], timeout: Duration) -> Result<(), Error> {
+    let producer = kafka
+        .producer()
+        .map_err(|e| Error::common("creating producer", e))?;
+    let topic = kafka.topics().raw;
+    let deadline = Instant::now() + timeout;
+    let mut pending = Vec::with_capacity(events.len());
+    for e in events {
+        pending.push(send(
+            &producer,
+            &topic,
+            e.partition_key.as_bytes(),
+            &e.encode_to_vec(),
+            deadline,
+        )?);
+    }
+    await_deliveries(pending)
+}
+
+/// The limit of broker and client on this machine: consume `raw` in a consumer group and
+/// produce every record unchanged to `to_topic`, with the collator's client settings.
+/// Returns the time from the first consumed record to the last acknowledged write. Blocking.
+pub fn passthrough(
+    kafka: &KafkaConfig,
+    to_topic: &str,
+    total: usize,
+    timeout: Duration,
+) -> Result<Duration, Error> {
+    let mut config = kafka.consumer_config(&format!("{}passthrough", kafka.topic_prefix));
+    // The same short fetch wait the collator sets.
+    config.set("fetch.wait.max.ms", "100");
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(|e| Error::kafka("creating consumer", e))?;
+    consumer
+        .subscribe(&[&kafka.topics().raw])
+        .map_err(|e| Error::kafka("subscribing", e))?;
+    let producer = kafka
+        .producer()
+        .map_err(|e| Error::common("creating producer", e))?;
+    let deadline = Instant::now() + timeout;
+    let mut pending = Vec::with_capacity(total);
+    let mut started = None;
+    while pending.len() < total {
+        if Instant::now() > deadline {
+            return Err(Error::Timeout(format!(
+                "passthrough: {} of {total} records",
+                pending.len()
+            )));
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                started.get_or_insert_with(Instant::now);
+                let key = m.key().unwrap_or_default();
+                pending.push(send(
+                    &producer,
+                    to_topic,
+                    key,
+                    m.payload().unwrap_or_default(),
+                    deadline,
+                )?);
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+            Some(Err(e)) => tracing::warn!(error = %e, "passthrough consumer"),
+        }
+    }
+    await_deliveries(pending)?;
+    let elapsed = started.map(|s| s.elapsed()).unwrap_or_default();
+    release(consumer);
+    Ok(elapsed)
+}
+
+/// Drops a consumer off the caller's thread: closing one after a consume-transform-produce
+/// loop can hang (rust-rdkafka #509).
+pub fn release<C: Send + 'static>(consumer: C) {
+    std::thread::spawn(move || drop(consumer));
+}
+
+/// Reads every partition of `topic` from the beginning, outside any group, calling `on` for
+/// each record until it returns false or `timeout` passes. Blocking.
+pub fn tail(
+    kafka: &KafkaConfig,
+    topic: &str,
+    timeout: Duration,
+    mut on: impl FnMut(&BorrowedMessage<'_>) -> bool,
+) -> Result<(), Error> {
+    let mut config = kafka.client_config();
+    config.set("group.id", format!("{}tail", kafka.topic_prefix));
+    config.set("enable.auto.commit", "false");
+    config.set("fetch.wait.max.ms", "20");
+    config.set("isolation.level", "read_committed");
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(|e| Error::kafka("creating reader", e))?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..kafka.partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .map_err(|e| Error::kafka("assigning", e))?;
+    }
+    consumer
+        .assign(&tpl)
+        .map_err(|e| Error::kafka("assigning", e))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        if Instant::now() > deadline {
+            return Err(Error::Timeout(format!("reading {topic}")));
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) if !on(&m) => return Ok(()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => tracing::debug!(error = %e, "tail"),
+            None => {}
+        }
+    }
+}
+
+/// Peak resident set of this process (VmHWM), in bytes.
+pub fn peak_rss() -> Option<u64> {
+    status_kb("VmHWM:").map(|kb| kb * 1024)
+}
+
+/// Current resident set of this process (VmRSS), in bytes.
+pub fn current_rss() -> Option<u64> {
+    status_kb("VmRSS:").map(|kb| kb * 1024)
+}
+
+/// Resets VmHWM to the current RSS, so the next peak belongs to the phase that follows.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn status_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

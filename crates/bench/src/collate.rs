@@ -1,0 +1,284 @@
+//! The collator scenarios: end-to-end throughput on workload W against the passthrough limit,
+//! and how long after its deadline an idle window is emitted.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use collator::CollatorConfig;
+use common::kafka::KafkaConfig;
+use prost::Message as _;
+use rdkafka::message::Message as _;
+use schema::v1::{AuditEvent, RawEvent};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{self, fresh_config, fresh_prefix};
+use crate::report::{Distribution, Table};
+use crate::workload::{self, Shape};
+use crate::{verify, Error};
+
+/// The collator's documented defaults, with a group of its own.
+pub fn collator_config(group: &str) -> Result<CollatorConfig, Error> {
+    #[derive(Deserialize)]
+    struct File {
+        collator: CollatorConfig,
+    }
+    let mut c = toml::from_str::<File>(collator::DEFAULT_TOML)
+        .map_err(Error::config)?
+        .collator;
+    c.group_id = group.to_owned();
+    Ok(c)
+}
+
+/// Runs the collator scenario and adds its rows to `table`.
+pub async fn throughput(
+    brokers: &str,
+    shape: &Shape,
+    partitions: i32,
+    timeout: Duration,
+    table: &mut Table,
+) -> Result<(), Error> {
+    let config = collator_config(&format!("bench-collator-{}", schema::now_ms()))?;
+    let shape = Shape {
+        gap_ms: i64::try_from(config.gap.as_millis()).unwrap_or(i64::MAX),
+        ..shape.clone()
+    };
+    let workload = workload::generate(&shape);
+    let (events, expected) = (workload.events, workload.expected);
+    let total = events.len();
+    let kafka = fresh_config(brokers, &fresh_prefix("collator"), partitions);
+    let passthrough_topic = format!("{}passthrough", kafka.topic_prefix);
+    broker::create_topics(&kafka, std::slice::from_ref(&passthrough_topic)).await?;
+    let k = kafka.clone();
+    tracing::info!(events = total, audits = expected.len(), "pre-filling raw");
+    tokio::task::spawn_blocking(move || broker::prefill(&k, &events, timeout))
+        .await
+        .map_err(Error::TaskLost)??;
+
+    let k = kafka.clone();
+    let pass = tokio::task::spawn_blocking(move || {
+        broker::passthrough(&k, &passthrough_topic, total, timeout)
+    })
+    .await
+    .map_err(Error::TaskLost)??;
+    let pass_rate = total as f64 / pass.as_secs_f64();
+    tracing::info!(
+        seconds = pass.as_secs_f64(),
+        rate = pass_rate,
+        "passthrough done"
+    );
+
+    broker::reset_peak_rss();
+    let rss_before = broker::current_rss().unwrap_or(0);
+    let (elapsed, audits) = collate_all(&kafka, config, expected.len(), timeout).await?;
+    let peak = broker::peak_rss().unwrap_or(0);
+    verify::audits(&expected, &audits)?;
+    let rate = total as f64 / elapsed.as_secs_f64();
+    let size = format!("{total} events, {} records", shape.records);
+    table.row(
+        "collator",
+        "passthrough (consume raw → produce)",
+        format!("{pass_rate:.0} events/s"),
+        &size,
+    );
+    table.row(
+        "collator",
+        "collator end to end",
+        format!("{rate:.0} events/s"),
+        &size,
+    );
+    table.row(
+        "collator",
+        "collator / passthrough",
+        format!("{:.2}×", rate / pass_rate),
+        "target ≥ 0.9×",
+    );
+    table.row(
+        "collator",
+        "audits verified (count and content)",
+        format!("{} of {}", audits.len(), expected.len()),
+        &size,
+    );
+    table.row(
+        "collator",
+        "peak RSS during collation",
+        format!("{:.0} MiB", peak as f64 / 1048576.0),
+        format!("process, {:.0} MiB before", rss_before as f64 / 1048576.0),
+    );
+    Ok(())
+}
+
+/// Runs the collator until `expected` audits are on `audit`; returns the time from its first
+/// live audit (the first consumed batch) to the moment the last audit was readable, and every
+/// audit on the topic after it stopped (so duplicates would show).
+async fn collate_all(
+    kafka: &KafkaConfig,
+    config: CollatorConfig,
+    expected: usize,
+    timeout: Duration,
+) -> Result<(Duration, Vec<AuditEvent>), Error> {
+    let shutdown = CancellationToken::new();
+    let collator = tokio::spawn(collator::run(kafka.clone(), config, shutdown.clone()));
+    let k = kafka.clone();
+    let watched = tokio::task::spawn_blocking(move || {
+        let mut seen = 0usize;
+        broker::tail(&k, &k.topics().audit, timeout, |_| {
+            seen += 1;
+            seen < expected
+        })?;
+        Ok::<_, Error>(schema::now_ms())
+    })
+    .await
+    .map_err(Error::TaskLost);
+    shutdown.cancel();
+    let stopped = collator.await.map_err(Error::TaskLost)?;
+    let last_ms = watched??;
+    stopped.map_err(Error::collator)?;
+    let k = kafka.clone();
+    let (first_ms, audits) = tokio::task::spawn_blocking(move || {
+        let first = first_timestamp(&k, &k.topics().audit_live)?;
+        let mut audits = Vec::new();
+        common::consume::read_to_end(&k, &k.topics().audit, None, timeout, |m| {
+            if let Ok(a) = AuditEvent::decode(m.payload().unwrap_or_default()) {
+                audits.push(a);
+            }
+        })
+        .map_err(|e| Error::common("reading audit", e))?;
+        Ok::<_, Error>((first, audits))
+    })
+    .await
+    .map_err(Error::TaskLost)??;
+    let elapsed = Duration::from_millis(u64::try_from(last_ms - first_ms).unwrap_or(1).max(1));
+    Ok((elapsed, audits))
+}
+
+/// The earliest record timestamp (the producer's send time) over the first record of every
+/// partition of `topic`.
+fn first_timestamp(kafka: &KafkaConfig, topic: &str) -> Result<i64, Error> {
+    let mut firsts = BTreeMap::new();
+    let partitions = kafka.partitions;
+    broker::tail(kafka, topic, Duration::from_secs(30), |m| {
+        if let Some(ts) = m.timestamp().to_millis() {
+            firsts.entry(m.partition()).or_insert(ts);
+        }
+        firsts.len() < usize::try_from(partitions).unwrap_or(0)
+    })?;
+    firsts
+        .values()
+        .min()
+        .copied()
+        .ok_or_else(|| Error::Verification(format!("{topic} is empty")))
+}
+
+/// Idle close: records edited once or a few times while the collator is caught up; each audit's
+/// lateness is when it became readable minus its window's deadline (`window_end_ms`).
+pub async fn idle_close(
+    brokers: &str,
+    records: usize,
+    gap: Duration,
+    partitions: i32,
+    table: &mut Table,
+) -> Result<(), Error> {
+    let mut config = collator_config(&format!("bench-idle-{}", schema::now_ms()))?;
+    config.gap = gap;
+    let kafka = fresh_config(brokers, &fresh_prefix("idle"), partitions);
+    broker::create_topics(&kafka, &[]).await?;
+    let shutdown = CancellationToken::new();
+    let collator = tokio::spawn(collator::run(kafka.clone(), config, shutdown.clone()));
+    // Warm up: wait until the collator has joined and emits, so the group join is not measured.
+    let producer = kafka
+        .producer()
+        .map_err(|e| Error::common("creating producer", e))?;
+    let send = |id: String, seq: usize| {
+        let mut rng = workload::Rng::new(seq as u64);
+        let e = live_event(&id, seq, workload::user((rng.next_u64() % 20) as usize));
+        let producer = producer.clone();
+        let topic = kafka.topics().raw;
+        async move {
+            producer
+                .send(
+                    rdkafka::producer::FutureRecord::to(&topic)
+                        .key(&e.partition_key)
+                        .payload(&e.encode_to_vec()),
+                    Duration::from_secs(10),
+                )
+                .await
+                .map_err(|(e, _)| Error::kafka("producing raw", e))
+        }
+    };
+    send("warmup".into(), 0).await?;
+    wait_for_audits(&kafka, 1, Duration::from_secs(60)).await?;
+    let mut rng = workload::Rng::new(records as u64);
+    let mut sent = 0usize;
+    for r in 0..records {
+        for seq in 0..(1 + (rng.next_u64() % 3) as usize) {
+            send(format!("idle-{r}"), seq).await?;
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.between(0, 40) as u64)).await;
+    }
+    let lateness = wait_for_audits(&kafka, records + 1, gap * 4 + Duration::from_secs(60)).await?;
+    shutdown.cancel();
+    collator
+        .await
+        .map_err(Error::TaskLost)?
+        .map_err(Error::collator)?;
+    let d = Distribution::of(lateness.into_iter().skip(1).collect());
+    let size = format!("{records} records, {sent} events, gap {gap:?}");
+    table.row(
+        "idle-close",
+        "emit − deadline p50 / p99 / max",
+        d.millis(),
+        &size,
+    );
+    Ok(())
+}
+
+/// Waits until `count` audits are readable; returns each one's (readable − deadline) in ms.
+async fn wait_for_audits(
+    kafka: &KafkaConfig,
+    count: usize,
+    timeout: Duration,
+) -> Result<Vec<f64>, Error> {
+    let k = kafka.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut lateness = Vec::new();
+        broker::tail(&k, &k.topics().audit, timeout, |m| {
+            if let Ok(a) = AuditEvent::decode(m.payload().unwrap_or_default()) {
+                lateness.push((schema::now_ms() - a.window_end_ms) as f64);
+            }
+            lateness.len() < count
+        })?;
+        Ok(lateness)
+    })
+    .await
+    .map_err(Error::TaskLost)?
+}
+
+fn live_event(id: &str, seq: usize, actor: schema::v1::User) -> RawEvent {
+    let now = schema::now_ms();
+    RawEvent {
+        integration_id: workload::INTEGRATION.into(),
+        jira_site: workload::JIRA_SITE.into(),
+        received_at_ms: now,
+        event_time_ms: now,
+        event_name: "jira:issue_updated".into(),
+        actor: Some(actor),
+        record: Some(schema::v1::RecordRef {
+            r#type: "issue".into(),
+            id: id.into(),
+        }),
+        action: schema::v1::Action::Update as i32,
+        changes: vec![schema::v1::FieldChange {
+            field_id: "status".into(),
+            field_name: "Status".into(),
+            from: Some(format!("s{seq}")),
+            to: Some(format!("s{}", seq + 1)),
+            ..Default::default()
+        }],
+        dedup_key: format!("changelog:{id}-{seq}-{now}"),
+        partition_key: workload::record_key(id),
+        known_event: true,
+        ..RawEvent::default()
+    }
+}

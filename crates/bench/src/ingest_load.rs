@@ -1,0 +1,214 @@
+//! The ingest scenario: concurrent HTTP clients posting real Jira fixture bodies to
+//! `ingest::serve` (writes acknowledged by the broker with `acks=all`), beside a bare axum
+//! server answering `200 OK` measured in the same run, as the limit of HTTP on this machine.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use ingest::IngestConfig;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{self, fresh_config, fresh_prefix};
+use crate::report::{Distribution, Table};
+use crate::Error;
+
+/// The token of the harness's integration (≥ 128 bits, as ingest requires).
+const TOKEN: &str = "bench-token-0123456789abcdef";
+
+/// Every `*.json` fixture body under `dir`, sorted by name.
+pub fn fixture_bodies(dir: &Path) -> Result<Vec<Vec<u8>>, Error> {
+    let io = |source| Error::Http {
+        context: format!("reading fixtures in {}", dir.display()),
+        source,
+    };
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read(p).map_err(io)).collect()
+}
+
+/// What one load run measured.
+#[derive(Debug)]
+struct Load {
+    requests: usize,
+    failures: usize,
+    elapsed: Duration,
+    latency_ms: Distribution,
+}
+
+/// Runs both servers under the same load and adds the rows to `table`.
+pub async fn run(
+    brokers: &str,
+    clients: usize,
+    duration: Duration,
+    fixtures: &Path,
+    partitions: i32,
+    table: &mut Table,
+) -> Result<(), Error> {
+    let bodies = Arc::new(fixture_bodies(fixtures)?);
+    let conditions = format!("{clients} clients, {} fixtures, {duration:?}", bodies.len());
+
+    let shutdown = CancellationToken::new();
+    let bare = bind().await?;
+    let bare_url = format!("http://{}/webhooks/jira/{TOKEN}", addr(&bare)?);
+    let bare_app = Router::new().route("/webhooks/jira/{token}", post(|| async { StatusCode::OK }));
+    let s = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(bare, bare_app)
+            .with_graceful_shutdown(async move { s.cancelled().await })
+            .await
+    });
+
+    let kafka = fresh_config(brokers, &fresh_prefix("ingest"), partitions);
+    broker::create_topics(&kafka, &[]).await?;
+    let listener = bind().await?;
+    let ingest_url = format!("http://{}/webhooks/jira/{TOKEN}", addr(&listener)?);
+    let ingest_task = tokio::spawn(ingest::serve(
+        listener,
+        kafka,
+        ingest_config()?,
+        shutdown.clone(),
+    ));
+
+    // Warm both up (connections, producer metadata) before measuring.
+    load(&bare_url, clients, Duration::from_secs(1), &bodies).await?;
+    load(&ingest_url, clients, Duration::from_secs(2), &bodies).await?;
+    let bare_load = load(&bare_url, clients, duration, &bodies).await?;
+    let ingest_load = load(&ingest_url, clients, duration, &bodies).await?;
+    shutdown.cancel();
+    ingest_task
+        .await
+        .map_err(Error::TaskLost)?
+        .map_err(Error::ingest)?;
+
+    for (name, l) in [
+        ("bare axum 200 OK", &bare_load),
+        ("ingest (acks=all)", &ingest_load),
+    ] {
+        let rate = l.requests as f64 / l.elapsed.as_secs_f64();
+        table.row(
+            "ingest",
+            &format!("{name}: requests/s"),
+            format!("{rate:.0}/s ({} failed)", l.failures),
+            &conditions,
+        );
+        table.row(
+            "ingest",
+            &format!("{name}: latency p50 / p99 / p99.9"),
+            l.latency_ms.tail_millis(),
+            &conditions,
+        );
+    }
+    let ratio = (ingest_load.requests as f64 / ingest_load.elapsed.as_secs_f64())
+        / (bare_load.requests as f64 / bare_load.elapsed.as_secs_f64());
+    table.row(
+        "ingest",
+        "ingest / bare axum",
+        format!("{ratio:.2}×"),
+        &conditions,
+    );
+    if ingest_load.failures > 0 {
+        return Err(Error::Verification(format!(
+            "{} ingest requests were not accepted",
+            ingest_load.failures
+        )));
+    }
+    Ok(())
+}
+
+fn ingest_config() -> Result<IngestConfig, Error> {
+    #[derive(Deserialize)]
+    struct File {
+        ingest: IngestConfig,
+    }
+    let text = format!(
+        "{}\n[[ingest.integrations]]\nid = \"bench\"\ntoken = \"{TOKEN}\"\nrun_as = \"bench@bench.example\"\n",
+        ingest::DEFAULT_TOML.replace("integrations = []", "")
+    );
+    let mut c = toml::from_str::<File>(&text).map_err(Error::config)?.ingest;
+    c.listen = "127.0.0.1:0".into();
+    // The load may exceed the default bound; a 503 would count as a failure.
+    c.max_in_flight = c.max_in_flight.max(4096);
+    Ok(c)
+}
+
+async fn bind() -> Result<TcpListener, Error> {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|source| Error::Http {
+            context: "binding".into(),
+            source,
+        })
+}
+
+fn addr(l: &TcpListener) -> Result<std::net::SocketAddr, Error> {
+    l.local_addr().map_err(|source| Error::Http {
+        context: "local address".into(),
+        source,
+    })
+}
+
+/// `clients` tasks posting bodies in turn for `duration`; each request's latency is kept.
+async fn load(
+    url: &str,
+    clients: usize,
+    duration: Duration,
+    bodies: &Arc<Vec<Vec<u8>>>,
+) -> Result<Load, Error> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .map_err(|e| Error::Http {
+            context: "building client".into(),
+            source: std::io::Error::other(e),
+        })?;
+    let start = Instant::now();
+    let end = start + duration;
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (client, url, bodies) = (client.clone(), url.to_owned(), Arc::clone(bodies));
+            tokio::spawn(async move {
+                let (mut latencies, mut failures, mut n) = (Vec::new(), 0usize, c);
+                while Instant::now() < end {
+                    let body = bodies[n % bodies.len()].clone();
+                    n += 1;
+                    let sent = Instant::now();
+                    let ok = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .header("x-atlassian-webhook-identifier", format!("bench-{c}-{n}"))
+                        .body(body)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                    failures += usize::from(!ok);
+                }
+                (latencies, failures)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        let (l, f) = t.await.map_err(Error::TaskLost)?;
+        all.extend(l);
+        failures += f;
+    }
+    let elapsed = start.elapsed();
+    Ok(Load {
+        requests: all.len(),
+        failures,
+        elapsed,
+        latency_ms: Distribution::of(all),
+    })
+}

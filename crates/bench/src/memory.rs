@@ -1,0 +1,126 @@
+//! The memory scenario (collation core only): resident bytes per open window with `windows`
+//! records each holding one open window, and the time to restore them from their
+//! `collator-state` values.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use collator::core::{PartitionCollator, Settings};
+use prost::Message as _;
+use schema::v1::RecordState;
+
+use crate::broker::current_rss;
+use crate::report::Table;
+use crate::workload::{self, Rng};
+use crate::Error;
+
+/// Core settings with the collator's default gap and duration.
+pub fn settings() -> Arc<Settings> {
+    Arc::new(Settings {
+        gap_ms: 300_000,
+        max_duration_ms: 3_600_000,
+        keep_reverted_fields: false,
+        interesting_fields: vec!["status".into(), "assignee".into()],
+        dedup_retention_ms: 3_600_000,
+    })
+}
+
+/// A one-change event opening the window of record `i`, all received within one second.
+pub fn opening_event(i: usize, rng: &mut Rng) -> schema::v1::RawEvent {
+    let id = workload::record_id(i);
+    let t = 1_767_225_600_000 + (i % 1000) as i64;
+    schema::v1::RawEvent {
+        integration_id: workload::INTEGRATION.into(),
+        jira_site: workload::JIRA_SITE.into(),
+        received_at_ms: t,
+        event_time_ms: t,
+        event_name: "jira:issue_updated".into(),
+        actor: Some(workload::user((rng.next_u64() % 200) as usize)),
+        record: Some(schema::v1::RecordRef {
+            r#type: "issue".into(),
+            id: id.clone(),
+        }),
+        action: schema::v1::Action::Update as i32,
+        changes: vec![schema::v1::FieldChange {
+            field_id: "status".into(),
+            field_name: "Status".into(),
+            from: Some("10000".into()),
+            from_string: Some("To Do".into()),
+            to: Some("10001".into()),
+            to_string: Some("In Progress".into()),
+        }],
+        dedup_key: format!("changelog:{id}-0"),
+        partition_key: workload::record_key(&id),
+        known_event: true,
+        ..Default::default()
+    }
+}
+
+/// Measures and adds the rows to `table`.
+pub fn run(windows: usize, table: &mut Table) -> Result<(), Error> {
+    let mut rng = Rng::new(1);
+    let mut collator = PartitionCollator::new(settings(), 0);
+    let mut change_bytes = 0usize;
+    let before = current_rss().unwrap_or(0);
+    for i in 0..windows {
+        let e = opening_event(i, &mut rng);
+        change_bytes += e.changes.iter().map(|c| c.encoded_len()).sum::<usize>();
+        collator.apply(&e, i as i64);
+        // Live audits are written at each flush; drain them as the shell does.
+        if i % 1024 == 0 {
+            collator.take_live();
+        }
+    }
+    collator.take_live();
+    let after = current_rss().unwrap_or(0);
+    if collator.open_windows() != windows {
+        return Err(Error::Verification(format!(
+            "{} windows open, {windows} expected",
+            collator.open_windows()
+        )));
+    }
+    let per_window = after.saturating_sub(before) as f64 / windows as f64;
+    let changes = change_bytes as f64 / windows as f64;
+    // The state values a restore reads from `collator-state`, encoded as the shell writes them.
+    let state: Vec<(String, Vec<u8>)> = collator
+        .take_dirty()
+        .into_iter()
+        .filter_map(|(k, s)| s.map(|s| (k, s.encode_to_vec())))
+        .collect();
+    drop(collator);
+    let state_bytes: usize = state.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let started = Instant::now();
+    let mut restored = PartitionCollator::new(settings(), 0);
+    for (key, value) in &state {
+        let decoded = RecordState::decode(value.as_slice())
+            .map_err(|e| Error::Verification(format!("undecodable state of {key}: {e}")))?;
+        restored.restore(key.clone(), decoded);
+    }
+    let restore = started.elapsed();
+    if restored.open_windows() != windows {
+        return Err(Error::Verification(format!(
+            "{} windows restored, {windows} expected",
+            restored.open_windows()
+        )));
+    }
+    let n = format!("{windows} open windows, 1 change each, core only");
+    table.row(
+        "memory",
+        "resident bytes per open window",
+        format!("{per_window:.0} B"),
+        format!("{n}; {changes:.0} B of it is the change itself (encoded)"),
+    );
+    table.row(
+        "memory",
+        "collator-state bytes per window",
+        format!("{:.0} B", state_bytes as f64 / windows as f64),
+        &n,
+    );
+    table.row(
+        "memory",
+        "restore (decode + rebuild) of all windows",
+        format!("{:.2} s", restore.as_secs_f64()),
+        &n,
+    );
+    Ok(())
+}
