@@ -14,11 +14,29 @@ pub mod config;
 mod error;
 pub mod filter;
 pub mod metrics;
+mod pipeline;
+mod replay;
 pub mod signing;
 pub mod sinks;
 
 pub use config::{EmitterConfig, RetryConfig, SinkConfig, SinkKind, Stream};
 pub use error::{Error, Result};
+pub use replay::{replay_sink, ReplaySummary};
+
+use common::kafka::KafkaConfig;
+use tokio_util::sync::CancellationToken;
 
 /// The documented `[emitter]` section of the configuration.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// Runs the emitter until `shutdown` is cancelled: restores the delivery ledger and the parked
+/// audits, then delivers `audit` / `audit.live` to every configured sink. Safe to kill at any
+/// instant (see the pipeline's invariants in `ARCHITECTURE.md`): nothing is lost, and at most the
+/// audits in flight at the kill are re-sent.
+pub async fn run(
+    kafka: KafkaConfig,
+    config: EmitterConfig,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    pipeline::run(kafka, config, shutdown).await
+}
