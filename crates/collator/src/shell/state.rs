@@ -145,6 +145,13 @@ impl Shared {
     /// state of every changed record, acknowledged; (3) offsets. A crash between (1) and (3)
     /// re-emits identical audits; it never loses one.
     pub fn flush<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<(), Error> {
+        if consumer.assignment_lost() {
+            // This member was presumed dead (e.g. paused past the session timeout) and its
+            // partitions already have a new owner: writing our state now could overwrite the
+            // owner's newer state. Write nothing; the lost-partition callback drops it all.
+            tracing::warn!("assignment lost; skipping the flush");
+            return Ok(());
+        }
         let mut audits = Vec::new();
         let mut live = Vec::new();
         let mut states = Vec::new();

@@ -1,6 +1,6 @@
 //! Broker, topics, config and raw events for the collator's integration tests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -221,4 +221,13 @@ pub async fn wait_for_audits(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The distinct payloads seen per audit id (a correct repeat adds none).
+pub fn by_id(audits: &[Produced]) -> BTreeMap<u64, BTreeSet<Vec<u8>>> {
+    let mut out: BTreeMap<u64, BTreeSet<Vec<u8>>> = BTreeMap::new();
+    for a in audits {
+        out.entry(a.audit.id).or_default().insert(a.bytes.clone());
+    }
+    out
 }

@@ -2,14 +2,14 @@
 //! fresh group, to `replay`, and to a collator stopped mid-stream and restarted from its
 //! committed offsets and `collator-state`; duplicate deliveries are one change.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::Result;
 use schema::v1::RawEvent;
 use tokio_util::sync::CancellationToken;
 
-use crate::harness::{self, change, raw, Produced};
+use crate::harness::{self, by_id, change, raw, Produced};
 
 const GAP: Duration = Duration::from_secs(1);
 
@@ -76,16 +76,18 @@ fn history(base: i64) -> Vec<RawEvent> {
 
 const EXPECTED_AUDITS: usize = 6 * 3;
 
-fn by_id(audits: &[Produced]) -> BTreeMap<u64, BTreeSet<Vec<u8>>> {
-    let mut out: BTreeMap<u64, BTreeSet<Vec<u8>>> = BTreeMap::new();
-    for a in audits {
-        out.entry(a.audit.id).or_default().insert(a.bytes.clone());
-    }
-    out
-}
-
 async fn run_until(
     env: &harness::TestKafka,
+    group: &str,
+    topic: &str,
+    count: usize,
+) -> Result<Vec<Produced>> {
+    run_until_with(env, env.kafka.clone(), group, topic, count).await
+}
+
+async fn run_until_with(
+    env: &harness::TestKafka,
+    kafka: common::kafka::KafkaConfig,
     group: &str,
     topic: &str,
     count: usize,
@@ -93,7 +95,7 @@ async fn run_until(
     let mut config = harness::config(GAP)?;
     config.group_id = group.into();
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(collator::run(env.kafka.clone(), config, shutdown.clone()));
+    let task = tokio::spawn(collator::run(kafka, config, shutdown.clone()));
     let audits = harness::wait_for_audits(&env.kafka, topic, |a| a.len() >= count).await;
     shutdown.cancel();
     task.await??;
@@ -216,5 +218,28 @@ async fn windows_open_at_a_stop_are_restored_and_emitted_once() -> Result<()> {
     assert_eq!(summary.windows_open_at_end, 0);
     let reference = by_id(&harness::read_audits(&env.kafka, &topics.audit_retry).await?);
     assert_eq!(ids, reference, "same audits, ids and bytes, as a replay");
+    Ok(())
+}
+
+/// With `kafka.transactions` on (real Kafka's mode), each batch is one transaction and the
+/// audits are the same as without.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_batches_emit_the_same_audits() -> Result<()> {
+    let env = harness::kafka().await?;
+    harness::produce_raw(&env.kafka, &history(schema::now_ms() - 86_400_000)).await?;
+    let topics = env.kafka.topics();
+    let mut kafka = env.kafka.clone();
+    kafka.transactions = true;
+    let audits = run_until_with(&env, kafka, "group-tx", &topics.audit, EXPECTED_AUDITS).await?;
+    collator::replay(
+        env.kafka.clone(),
+        harness::config(GAP)?,
+        0,
+        None,
+        topics.audit_retry.clone(),
+    )
+    .await?;
+    let reference = by_id(&harness::read_audits(&env.kafka, &topics.audit_retry).await?);
+    assert_eq!(by_id(&audits), reference);
     Ok(())
 }
