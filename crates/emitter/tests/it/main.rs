@@ -3,5 +3,6 @@
 
 mod delivery;
 mod filters;
+mod kill;
 mod support;
 mod webhook;
