@@ -103,3 +103,84 @@ async fn idle_record_emits_after_its_deadline_without_other_traffic() -> Result<
     );
     Ok(())
 }
+
+/// A wall clock the test moves by hand.
+struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl collator::Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The timer closes a caught-up partition's windows by the injected clock, not by traffic:
+/// frozen before the deadline nothing closes; moved past it, the audit comes out, stamped with
+/// the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_injected_clock_decides_when_an_idle_window_closes() -> Result<()> {
+    let env = harness::kafka().await?;
+    let topics = env.kafka.topics();
+    let gap = Duration::from_secs(60);
+    let config = harness::config(gap)?;
+    let t0 = 1_800_000_000_000;
+    let clock = std::sync::Arc::new(ManualClock(std::sync::atomic::AtomicI64::new(t0)));
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(collator::run_with_clock(
+        env.kafka.clone(),
+        config,
+        shutdown.clone(),
+        clock.clone(),
+    ));
+
+    let events = [
+        raw(
+            7101,
+            None,
+            "changelog|1",
+            "ann",
+            t0,
+            vec![change("status", "To Do", "Done")],
+        ),
+        raw(
+            7102,
+            None,
+            "changelog|2",
+            "bob",
+            t0 + 1_000,
+            vec![change("status", "To Do", "Done")],
+        ),
+    ];
+    harness::produce_raw(&env.kafka, &events).await?;
+    harness::wait_for_audits(&env.kafka, &topics.audit_live, |a| a.len() >= 2).await?;
+    // Several ticks pass with the clock frozen before both deadlines.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        harness::read_audits(&env.kafka, &topics.audit)
+            .await?
+            .is_empty(),
+        "closed before its deadline"
+    );
+
+    // Past the first deadline (plus the arrival grace) only: exactly that record closes.
+    let grace = 50;
+    clock
+        .0
+        .store(t0 + 60_000 + grace, std::sync::atomic::Ordering::SeqCst);
+    let audits = harness::wait_for_audits(&env.kafka, &topics.audit, |a| !a.is_empty()).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let audits_later = harness::read_audits(&env.kafka, &topics.audit).await?;
+    shutdown.cancel();
+    task.await??;
+    assert_eq!(audits.len(), 1);
+    assert_eq!(
+        audits_later.len(),
+        1,
+        "the second record's deadline has not come"
+    );
+    assert_eq!(
+        audits[0].audit.auditable.as_ref().map(|r| r.id.as_str()),
+        Some("7101")
+    );
+    assert_eq!(audits[0].audit.window_end_ms, t0 + 60_000);
+    Ok(())
+}
