@@ -8,7 +8,7 @@ use schema::v1::{AuditEvent, RawEvent};
 use schema::Message;
 
 use crate::fixtures::{post, CLOUD_ASSIGNEE, CLOUD_STATUS, SERVER_RESOLVED};
-use crate::support::{eventually, free_port, write_config, Auditstream, TestBroker};
+use crate::support::{eventually, free_port, wait_healthy, write_config, Auditstream, TestBroker};
 
 const CLOUD_TOKEN: &str = "cloud-token-0123456789abcdef0123";
 const CLOUD_SECRET: &str = "It's a Secret to Everybody";
@@ -47,12 +47,7 @@ async fn cloud_and_server_webhooks_become_audits() {
     let process = Auditstream::start("run", &config, &["run"]);
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    eventually("ingest to listen", Duration::from_secs(60), || {
-        let client = client.clone();
-        let url = format!("{base}/healthz");
-        async move { client.get(url).send().await.ok().filter(|r| r.status().is_success()) }
-    })
-    .await;
+    wait_healthy(&base).await;
 
     let cloud = format!("{base}/webhooks/jira/{CLOUD_TOKEN}");
     let server = format!("{base}/webhooks/jira/{SERVER_TOKEN}");

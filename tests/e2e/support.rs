@@ -52,10 +52,6 @@ impl TestBroker {
         }
     }
 
-    pub fn external(&self) -> bool {
-        self.embedded.is_none()
-    }
-
     pub fn topics(&self) -> Topics {
         self.kafka.topics()
     }
@@ -103,6 +99,16 @@ where
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// Waits until an HTTP server answers `GET {base}/healthz` with 2xx.
+pub async fn wait_healthy(base: &str) {
+    let client = reqwest::Client::new();
+    eventually("the HTTP server to answer /healthz", Duration::from_secs(60), || {
+        let request = client.get(format!("{base}/healthz")).send();
+        async move { request.await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
+    })
+    .await;
 }
 
 /// A running `auditstream` process. Killed (SIGKILL) when dropped.

@@ -14,7 +14,8 @@ use crate::{Error, Result};
 /// Installs the tracing subscriber once; later calls are ignored (tests call it many times).
 pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_env("AUDITSTREAM_LOG").unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
