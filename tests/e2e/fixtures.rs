@@ -3,8 +3,12 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-pub const CLOUD_STATUS: &[u8] = include_bytes!("../../fixtures/jira/02_mattermost_mattermost-plugin-jira_cloud_issue_updated_status.json");
-pub const CLOUD_ASSIGNEE: &[u8] = include_bytes!("../../fixtures/jira/03_mattermost_mattermost-plugin-jira_cloud_issue_updated_assignee.json");
+pub const CLOUD_STATUS: &[u8] = include_bytes!(
+    "../../fixtures/jira/02_mattermost_mattermost-plugin-jira_cloud_issue_updated_status.json"
+);
+pub const CLOUD_ASSIGNEE: &[u8] = include_bytes!(
+    "../../fixtures/jira/03_mattermost_mattermost-plugin-jira_cloud_issue_updated_assignee.json"
+);
 pub const SERVER_RESOLVED: &[u8] = include_bytes!("../../fixtures/jira/20_mattermost_mattermost-plugin-jira_server_issue_updated_status_resolution.json");
 
 /// `X-Hub-Signature` as Jira Cloud computes it.
@@ -15,7 +19,14 @@ pub fn hub_signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// Posts a webhook as Jira would; returns the status.
-pub async fn post(client: &reqwest::Client, url: &str, body: &[u8], secret: Option<&str>, delivery: &str, retry: u32) -> reqwest::StatusCode {
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &[u8],
+    secret: Option<&str>,
+    delivery: &str,
+    retry: u32,
+) -> reqwest::StatusCode {
     let mut request = client
         .post(url)
         .header("content-type", "application/json")

@@ -20,9 +20,18 @@ async fn no_2xx_while_the_broker_is_down() {
     };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let config = write_config(&dir, &broker, &format!("[ingest]\nlisten = \"127.0.0.1:{port}\"\n{}", integrations()));
+    let config = write_config(
+        &dir,
+        &broker,
+        &format!(
+            "[ingest]\nlisten = \"127.0.0.1:{port}\"\n{}",
+            integrations()
+        ),
+    );
     // Shorter produce timeout, so a request during the outage gets its 503 quickly.
-    let config_text = std::fs::read_to_string(&config).unwrap().replace("[kafka]\n", "[kafka]\nmessage_timeout = \"3s\"\n");
+    let config_text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("[kafka]\n", "[kafka]\nmessage_timeout = \"3s\"\n");
     std::fs::write(&config, config_text).unwrap();
     let _ingest = Auditstream::start("ingest", &config, &["ingest"]);
     let client = reqwest::Client::new();
@@ -30,7 +39,9 @@ async fn no_2xx_while_the_broker_is_down() {
     wait_healthy(&base).await;
     let url = format!("{base}/webhooks/jira/cloud-token-0123456789abcdef0123");
     let secret = Some("It's a Secret to Everybody");
-    assert!(post(&client, &url, CLOUD_STATUS, secret, "before", 0).await.is_success());
+    assert!(post(&client, &url, CLOUD_STATUS, secret, "before", 0)
+        .await
+        .is_success());
 
     embedded.set_down(true).unwrap();
     let mut refused = 0;
@@ -41,17 +52,26 @@ async fn no_2xx_while_the_broker_is_down() {
         refused += 1;
     }
     embedded.set_down(false).unwrap();
-    let status = eventually("Jira's retry to succeed once the broker is back", Duration::from_secs(60), || {
-        let (client, url) = (client.clone(), url.clone());
-        async move {
-            let s = post(&client, &url, CLOUD_STATUS, secret, "during", refused).await;
-            s.is_success().then_some(s)
-        }
-    })
+    let status = eventually(
+        "Jira's retry to succeed once the broker is back",
+        Duration::from_secs(60),
+        || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let s = post(&client, &url, CLOUD_STATUS, secret, "during", refused).await;
+                s.is_success().then_some(s)
+            }
+        },
+    )
     .await;
     assert!(status.is_success());
 
-    let raw: Vec<RawEvent> = broker.read_all(&broker.topics().raw).await.iter().map(|(_, v)| RawEvent::decode(v.as_slice()).unwrap()).collect();
+    let raw: Vec<RawEvent> = broker
+        .read_all(&broker.topics().raw)
+        .await
+        .iter()
+        .map(|(_, v)| RawEvent::decode(v.as_slice()).unwrap())
+        .collect();
     let before = raw.iter().filter(|e| e.delivery_id == "before").count();
     let during = raw.iter().filter(|e| e.delivery_id == "during").count();
     assert_eq!(before, 1);

@@ -26,8 +26,15 @@ fn burst(record: u32, now_ms: i64) -> Vec<RawEvent> {
             received_at_ms: now_ms + i as i64,
             event_time_ms: now_ms + i as i64,
             event_name: "jira:issue_updated".into(),
-            actor: Some(User { id: format!("u{}", (record + i as u32) % 7), name: format!("User {}", (record + i as u32) % 7), ..Default::default() }),
-            record: Some(RecordRef { r#type: "issue".into(), id: record.to_string() }),
+            actor: Some(User {
+                id: format!("u{}", (record + i as u32) % 7),
+                name: format!("User {}", (record + i as u32) % 7),
+                ..Default::default()
+            }),
+            record: Some(RecordRef {
+                r#type: "issue".into(),
+                id: record.to_string(),
+            }),
             action: Action::Update as i32,
             changes: vec![FieldChange {
                 field_id: (*field).into(),
@@ -50,8 +57,14 @@ async fn three_collators_killed_and_stopped_lose_and_duplicate_nothing() {
     let broker = TestBroker::start(6).await;
     let dir = tempfile::tempdir().unwrap();
     let group = format!("{}collators", broker.kafka.topic_prefix);
-    let config = write_config(&dir, &broker, &format!("[collator]\ngap = \"1s\"\ngroup_id = \"{group}\"\n"));
-    let mut collators: Vec<Auditstream> = (0..3).map(|i| Auditstream::start(&format!("collator-{i}"), &config, &["collate"])).collect();
+    let config = write_config(
+        &dir,
+        &broker,
+        &format!("[collator]\ngap = \"1s\"\ngroup_id = \"{group}\"\n"),
+    );
+    let mut collators: Vec<Auditstream> = (0..3)
+        .map(|i| Auditstream::start(&format!("collator-{i}"), &config, &["collate"]))
+        .collect();
     let producer = broker.producer();
     let raw_topic = broker.topics().raw;
 
@@ -62,7 +75,14 @@ async fn three_collators_killed_and_stopped_lose_and_duplicate_nothing() {
         for r in 0..PER_ROUND {
             let record = round * PER_ROUND + r;
             for event in burst(record, now) {
-                broker.produce(&producer, &raw_topic, &event.partition_key.clone(), &event.encode_to_vec()).await;
+                broker
+                    .produce(
+                        &producer,
+                        &raw_topic,
+                        &event.partition_key.clone(),
+                        &event.encode_to_vec(),
+                    )
+                    .await;
             }
         }
         match round {
@@ -72,7 +92,10 @@ async fn three_collators_killed_and_stopped_lose_and_duplicate_nothing() {
             }
             20 => {
                 eprintln!("e2e: SIGTERM collator-2");
-                assert!(collators[2].terminate(Duration::from_secs(30)), "collator-2 stops cleanly on SIGTERM");
+                assert!(
+                    collators[2].terminate(Duration::from_secs(30)),
+                    "collator-2 stops cleanly on SIGTERM"
+                );
             }
             25 => {
                 eprintln!("e2e: restarting collator-1");
@@ -84,13 +107,30 @@ async fn three_collators_killed_and_stopped_lose_and_duplicate_nothing() {
     }
     let expected: BTreeSet<String> = (0..ROUNDS * PER_ROUND).map(|r| r.to_string()).collect();
 
-    let audits = eventually("an audit for every record", Duration::from_secs(180), || async {
-        let audits: Vec<Vec<u8>> = broker.read_all(&broker.topics().audit).await.into_iter().map(|(_, v)| v).collect();
-        let seen: BTreeSet<String> =
-            audits.iter().filter_map(|v| AuditEvent::decode(v.as_slice()).ok()).filter_map(|a| a.auditable.map(|r| r.id)).collect();
-        eprintln!("e2e: {} audit records, {} of {} records audited", audits.len(), seen.len(), expected.len());
-        expected.is_subset(&seen).then_some(audits)
-    })
+    let audits = eventually(
+        "an audit for every record",
+        Duration::from_secs(180),
+        || async {
+            let audits: Vec<Vec<u8>> = broker
+                .read_all(&broker.topics().audit)
+                .await
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect();
+            let seen: BTreeSet<String> = audits
+                .iter()
+                .filter_map(|v| AuditEvent::decode(v.as_slice()).ok())
+                .filter_map(|a| a.auditable.map(|r| r.id))
+                .collect();
+            eprintln!(
+                "e2e: {} audit records, {} of {} records audited",
+                audits.len(),
+                seen.len(),
+                expected.len()
+            );
+            expected.is_subset(&seen).then_some(audits)
+        },
+    )
     .await;
 
     let mut by_id: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
@@ -104,21 +144,41 @@ async fn three_collators_killed_and_stopped_lose_and_duplicate_nothing() {
             by_id.insert(audit.id, bytes.clone());
         }
     }
-    eprintln!("e2e: {} distinct audits, {repeats} identical repeats", by_id.len());
+    eprintln!(
+        "e2e: {} distinct audits, {repeats} identical repeats",
+        by_id.len()
+    );
     let mut per_record: BTreeMap<String, Vec<AuditEvent>> = BTreeMap::new();
     for bytes in by_id.values() {
         let audit = AuditEvent::decode(bytes.as_slice()).unwrap();
-        per_record.entry(audit.auditable.clone().unwrap().id).or_default().push(audit);
+        per_record
+            .entry(audit.auditable.clone().unwrap().id)
+            .or_default()
+            .push(audit);
     }
-    assert_eq!(per_record.keys().cloned().collect::<BTreeSet<_>>(), expected, "exactly the expected records");
+    assert_eq!(
+        per_record.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "exactly the expected records"
+    );
     for (record, audits) in &per_record {
-        assert_eq!(audits.len(), 1, "record {record}: one audit after dedup by id, got {audits:?}");
+        assert_eq!(
+            audits.len(),
+            1,
+            "record {record}: one audit after dedup by id, got {audits:?}"
+        );
         let audit = &audits[0];
         let fields: Vec<&str> = audit.changes.iter().map(|c| c.field_id.as_str()).collect();
         assert_eq!(fields, FIELDS, "record {record}");
         for change in &audit.changes {
-            assert_eq!(change.value.as_deref(), Some(format!("{}-new-{record}", change.field_id).as_str()));
-            assert_eq!(change.previous_value.as_deref(), Some(format!("{}-old-{record}", change.field_id).as_str()));
+            assert_eq!(
+                change.value.as_deref(),
+                Some(format!("{}-new-{record}", change.field_id).as_str())
+            );
+            assert_eq!(
+                change.previous_value.as_deref(),
+                Some(format!("{}-old-{record}", change.field_id).as_str())
+            );
         }
         assert_eq!(audit.source_event_count, 3);
     }

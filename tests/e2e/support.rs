@@ -40,14 +40,23 @@ impl TestBroker {
             Ok(brokers) if !brokers.is_empty() => {
                 eprintln!("e2e: external broker {brokers}");
                 kafka.brokers = brokers;
-                kafka.ensure_topics(&specs).await.expect("creating topics on the test broker");
-                TestBroker { kafka, embedded: None }
+                kafka
+                    .ensure_topics(&specs)
+                    .await
+                    .expect("creating topics on the test broker");
+                TestBroker {
+                    kafka,
+                    embedded: None,
+                }
             }
             _ => {
                 let broker = EmbeddedBroker::start(&specs).expect("starting the embedded broker");
                 kafka.brokers = broker.bootstrap_servers();
                 eprintln!("e2e: embedded broker {}", kafka.brokers);
-                TestBroker { kafka, embedded: Some(broker) }
+                TestBroker {
+                    kafka,
+                    embedded: Some(broker),
+                }
             }
         }
     }
@@ -67,7 +76,10 @@ impl TestBroker {
         tokio::task::spawn_blocking(move || {
             let mut values = Vec::new();
             common::consume::read_to_end(&kafka, &topic, None, Duration::from_secs(30), |m| {
-                values.push((m.key().map(<[u8]>::to_vec), m.payload().unwrap_or_default().to_vec()));
+                values.push((
+                    m.key().map(<[u8]>::to_vec),
+                    m.payload().unwrap_or_default().to_vec(),
+                ));
             })
             .expect("reading a topic to its end");
             values
@@ -78,7 +90,10 @@ impl TestBroker {
 
     pub async fn produce(&self, producer: &FutureProducer, topic: &str, key: &str, value: &[u8]) {
         producer
-            .send(FutureRecord::to(topic).key(key).payload(value), Duration::from_secs(10))
+            .send(
+                FutureRecord::to(topic).key(key).payload(value),
+                Duration::from_secs(10),
+            )
             .await
             .map_err(|(e, _)| e)
             .expect("producing to the test broker");
@@ -104,10 +119,20 @@ where
 /// Waits until an HTTP server answers `GET {base}/healthz` with 2xx.
 pub async fn wait_healthy(base: &str) {
     let client = reqwest::Client::new();
-    eventually("the HTTP server to answer /healthz", Duration::from_secs(60), || {
-        let request = client.get(format!("{base}/healthz")).send();
-        async move { request.await.ok().filter(|r| r.status().is_success()).map(|_| ()) }
-    })
+    eventually(
+        "the HTTP server to answer /healthz",
+        Duration::from_secs(60),
+        || {
+            let request = client.get(format!("{base}/healthz")).send();
+            async move {
+                request
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .map(|_| ())
+            }
+        },
+    )
     .await;
 }
 
@@ -150,7 +175,11 @@ impl Auditstream {
                 eprintln!("[{label}] {line}");
             }
         });
-        Auditstream { child, stdout, name: name.to_owned() }
+        Auditstream {
+            child,
+            stdout,
+            name: name.to_owned(),
+        }
     }
 
     pub fn kill(&mut self) {
@@ -160,7 +189,10 @@ impl Auditstream {
 
     /// SIGTERM, then waits for a graceful exit (SIGKILL after `limit`). True when it exited 0.
     pub fn terminate(&mut self, limit: Duration) -> bool {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -186,12 +218,19 @@ impl Drop for Auditstream {
 
 /// A free loopback port (bound and released: good enough for tests).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// Writes a config file: the `[kafka]` section for this broker plus `rest` (TOML).
 pub fn write_config(dir: &tempfile::TempDir, broker: &TestBroker, rest: &str) -> PathBuf {
-    let path = dir.path().join(format!("auditstream-{:06x}.toml", rand::random::<u32>() & 0xff_ffff));
+    let path = dir.path().join(format!(
+        "auditstream-{:06x}.toml",
+        rand::random::<u32>() & 0xff_ffff
+    ));
     let text = format!(
         "[kafka]\nbrokers = \"{}\"\ntopic_prefix = \"{}\"\npartitions = {}\n\n{rest}\n",
         broker.kafka.brokers, broker.kafka.topic_prefix, broker.kafka.partitions

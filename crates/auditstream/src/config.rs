@@ -20,7 +20,13 @@ pub struct Config {
 
 /// The documented defaults of every section, as one TOML document (`auditstream config`).
 pub fn defaults() -> String {
-    [KAFKA_DEFAULTS, ingest::DEFAULT_TOML, collator::DEFAULT_TOML, emitter::DEFAULT_TOML].join("\n")
+    [
+        KAFKA_DEFAULTS,
+        ingest::DEFAULT_TOML,
+        collator::DEFAULT_TOML,
+        emitter::DEFAULT_TOML,
+    ]
+    .join("\n")
 }
 
 impl Config {
@@ -42,7 +48,8 @@ mod tests {
 
     #[test]
     fn example_config_loads() {
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/auditstream.example.toml");
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/auditstream.example.toml");
         let config: Config = common::config::load(&defaults(), Some(&example), Vec::new()).unwrap();
         assert!(!config.ingest.integrations.is_empty());
     }

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "auditstream", version, about = "Jira webhooks in, a collated audit stream out")]
+#[command(
+    name = "auditstream",
+    version,
+    about = "Jira webhooks in, a collated audit stream out"
+)]
 struct Cli {
     /// Configuration file (TOML). Defaults are documented in `auditstream config`.
     #[arg(long, short, global = true, env = "AUDITSTREAM_CONFIG")]
@@ -82,7 +86,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Receive(args) => commands::receive::receive(args, shutdown).await,
         Command::Topics => {
             let specs = config.kafka.topics().specs(config.kafka.partitions);
-            anyhow::ensure!(!config.kafka.brokers.is_empty(), "`topics` needs kafka.brokers (or --brokers)");
+            anyhow::ensure!(
+                !config.kafka.brokers.is_empty(),
+                "`topics` needs kafka.brokers (or --brokers)"
+            );
             config.kafka.ensure_topics(&specs).await?;
             tracing::info!(count = specs.len(), "topics ready");
             Ok(())

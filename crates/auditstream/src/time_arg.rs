@@ -3,12 +3,16 @@
 /// Epoch milliseconds of `arg`, given the current time.
 pub fn parse_time_ms(arg: &str, now_ms: i64) -> Result<i64, String> {
     if let Ok(t) = humantime::parse_rfc3339_weak(arg) {
-        let since = t.duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?;
+        let since = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?;
         return Ok(since.as_millis() as i64);
     }
     match humantime::parse_duration(arg) {
         Ok(ago) => Ok(now_ms - ago.as_millis() as i64),
-        Err(_) => Err(format!("`{arg}` is neither an RFC 3339 time nor a duration ago like `2h`")),
+        Err(_) => Err(format!(
+            "`{arg}` is neither an RFC 3339 time nor a duration ago like `2h`"
+        )),
     }
 }
 

@@ -64,13 +64,17 @@ fn parse_env_value(raw: &str) -> Value {
 
 fn set_path(table: &mut Table, path: &str, value: Value) -> Result<()> {
     let parts: Vec<String> = path.split("__").map(|p| p.to_ascii_lowercase()).collect();
-    let (last, parents) = parts.split_last().ok_or_else(|| Error::Config(format!("empty variable name {ENV_PREFIX}{path}")))?;
+    let (last, parents) = parts
+        .split_last()
+        .ok_or_else(|| Error::Config(format!("empty variable name {ENV_PREFIX}{path}")))?;
     let mut cursor = table;
     for part in parents {
-        let entry = cursor.entry(part.clone()).or_insert_with(|| Value::Table(Table::new()));
-        cursor = entry
-            .as_table_mut()
-            .ok_or_else(|| Error::Config(format!("{ENV_PREFIX}{path}: `{part}` is not a section")))?;
+        let entry = cursor
+            .entry(part.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
+        cursor = entry.as_table_mut().ok_or_else(|| {
+            Error::Config(format!("{ENV_PREFIX}{path}: `{part}` is not a section"))
+        })?;
     }
     cursor.insert(last.clone(), value);
     Ok(())
@@ -104,7 +108,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "[section]\nname = \"from-file\"\n").unwrap();
-        let env = vec![("AUDITSTREAM_SECTION__COUNT".to_owned(), "7".to_owned()), ("OTHER".to_owned(), "x".to_owned())];
+        let env = vec![
+            ("AUDITSTREAM_SECTION__COUNT".to_owned(), "7".to_owned()),
+            ("OTHER".to_owned(), "x".to_owned()),
+        ];
         let cfg: Cfg = load(DEFAULTS, Some(&file), env).unwrap();
         assert_eq!(cfg.section.name, "from-file");
         assert_eq!(cfg.section.count, 7);
@@ -113,7 +120,13 @@ mod tests {
 
     #[test]
     fn env_strings_and_durations() {
-        let env = vec![("AUDITSTREAM_SECTION__NAME".to_owned(), "plain text".to_owned()), ("AUDITSTREAM_SECTION__GAP".to_owned(), "30s".to_owned())];
+        let env = vec![
+            (
+                "AUDITSTREAM_SECTION__NAME".to_owned(),
+                "plain text".to_owned(),
+            ),
+            ("AUDITSTREAM_SECTION__GAP".to_owned(), "30s".to_owned()),
+        ];
         let cfg: Cfg = load(DEFAULTS, None, env).unwrap();
         assert_eq!(cfg.section.name, "plain text");
         assert_eq!(cfg.section.gap, Duration::from_secs(30));
@@ -128,7 +141,12 @@ mod tests {
 
     #[test]
     fn missing_file_is_a_clear_error() {
-        let err = load::<Cfg>(DEFAULTS, Some(std::path::Path::new("/nonexistent/c.toml")), Vec::new()).unwrap_err();
+        let err = load::<Cfg>(
+            DEFAULTS,
+            Some(std::path::Path::new("/nonexistent/c.toml")),
+            Vec::new(),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::ConfigFile { .. }));
     }
 }

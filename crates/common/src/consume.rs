@@ -27,12 +27,17 @@ pub fn read_to_end(
 ) -> Result<u64> {
     let mut config = kafka.client_config();
     // No group: assignment is manual and nothing is committed.
-    config.set("group.id", format!("auditstream-reader-{}", std::process::id()));
+    config.set(
+        "group.id",
+        format!("auditstream-reader-{}", std::process::id()),
+    );
     config.set("enable.auto.commit", "false");
     config.set("enable.partition.eof", "true");
     config.set("auto.offset.reset", "earliest");
     config.set("isolation.level", "read_committed");
-    let consumer: BaseConsumer = config.create().map_err(|e| Error::kafka("creating reader", e))?;
+    let consumer: BaseConsumer = config
+        .create()
+        .map_err(|e| Error::kafka("creating reader", e))?;
     let all: Vec<i32> = match partitions {
         Some(p) => p.to_vec(),
         None => (0..kafka.partition_count(topic)?).collect(),
@@ -42,15 +47,21 @@ pub fn read_to_end(
     }
     let mut tpl = TopicPartitionList::new();
     for p in &all {
-        tpl.add_partition_offset(topic, *p, Offset::Beginning).map_err(|e| Error::kafka("assigning", e))?;
+        tpl.add_partition_offset(topic, *p, Offset::Beginning)
+            .map_err(|e| Error::kafka("assigning", e))?;
     }
-    consumer.assign(&tpl).map_err(|e| Error::kafka("assigning", e))?;
+    consumer
+        .assign(&tpl)
+        .map_err(|e| Error::kafka("assigning", e))?;
     let mut pending: HashSet<i32> = all.into_iter().collect();
     let deadline = Instant::now() + timeout;
     let mut count = 0u64;
     while !pending.is_empty() {
         if Instant::now() > deadline {
-            return Err(Error::Timeout(format!("reading {topic} to its end ({} partitions left)", pending.len())));
+            return Err(Error::Timeout(format!(
+                "reading {topic} to its end ({} partitions left)",
+                pending.len()
+            )));
         }
         match consumer.poll(Duration::from_millis(200)) {
             None => {}

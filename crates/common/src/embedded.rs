@@ -15,7 +15,9 @@ pub struct EmbeddedBroker {
 
 impl std::fmt::Debug for EmbeddedBroker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmbeddedBroker").field("bootstrap", &self.bootstrap_servers()).finish()
+        f.debug_struct("EmbeddedBroker")
+            .field("bootstrap", &self.bootstrap_servers())
+            .finish()
     }
 }
 
@@ -23,11 +25,17 @@ impl EmbeddedBroker {
     /// Starts a one-broker cluster and creates the topics. (The mock cluster answers admin
     /// requests slowly, so topics are created through its own API.)
     pub fn start(specs: &[TopicSpec]) -> Result<Self> {
-        let cluster = MockCluster::new(1).map_err(|e| Error::kafka("starting embedded broker", e))?;
+        let cluster =
+            MockCluster::new(1).map_err(|e| Error::kafka("starting embedded broker", e))?;
         for spec in specs {
             cluster
                 .create_topic(&spec.name, spec.partitions, 1)
-                .map_err(|e| Error::kafka(format!("creating topic {} on embedded broker", spec.name), e))?;
+                .map_err(|e| {
+                    Error::kafka(
+                        format!("creating topic {} on embedded broker", spec.name),
+                        e,
+                    )
+                })?;
         }
         tracing::warn!(
             bootstrap = %cluster.bootstrap_servers(),
@@ -44,7 +52,11 @@ impl EmbeddedBroker {
     /// Takes the broker down (requests fail) or brings it back: for tests of what a role does
     /// when the cluster is unreachable.
     pub fn set_down(&self, down: bool) -> Result<()> {
-        let r = if down { self.cluster.broker_down(1) } else { self.cluster.broker_up(1) };
+        let r = if down {
+            self.cluster.broker_down(1)
+        } else {
+            self.cluster.broker_up(1)
+        };
         r.map_err(|e| Error::kafka("changing embedded broker state", e))
     }
 }

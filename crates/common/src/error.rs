@@ -20,7 +20,11 @@ pub enum Error {
         source: KafkaError,
     },
     #[error("topic {topic} has {actual} partitions, {expected} expected")]
-    PartitionMismatch { topic: String, actual: i32, expected: i32 },
+    PartitionMismatch {
+        topic: String,
+        actual: i32,
+        expected: i32,
+    },
     #[error("timed out: {0}")]
     Timeout(String),
     #[error("io: {context}")]
@@ -33,12 +37,18 @@ pub enum Error {
 
 impl Error {
     pub fn kafka(context: impl Into<String>, source: KafkaError) -> Self {
-        Error::Kafka { context: context.into(), source }
+        Error::Kafka {
+            context: context.into(),
+            source,
+        }
     }
 
     /// True when the same call may succeed later (a broker that is down, a timeout).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Kafka { .. } | Error::Timeout(_) | Error::Io { .. })
+        matches!(
+            self,
+            Error::Kafka { .. } | Error::Timeout(_) | Error::Io { .. }
+        )
     }
 }
 

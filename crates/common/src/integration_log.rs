@@ -19,13 +19,18 @@ pub struct IntegrationLog {
 
 impl std::fmt::Debug for IntegrationLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IntegrationLog").field("topic", &self.topic).finish()
+        f.debug_struct("IntegrationLog")
+            .field("topic", &self.topic)
+            .finish()
     }
 }
 
 impl IntegrationLog {
     pub fn new(producer: FutureProducer, topic: impl Into<String>) -> Self {
-        IntegrationLog { producer, topic: topic.into() }
+        IntegrationLog {
+            producer,
+            topic: topic.into(),
+        }
     }
 
     /// Writes one entry and waits for the broker's acknowledgement.
@@ -33,10 +38,17 @@ impl IntegrationLog {
         if entry.at_ms == 0 {
             entry.at_ms = schema::now_ms();
         }
-        let key = if entry.sink.is_empty() { entry.integration_id.clone() } else { entry.sink.clone() };
+        let key = if entry.sink.is_empty() {
+            entry.integration_id.clone()
+        } else {
+            entry.sink.clone()
+        };
         let payload = entry.encode_to_vec();
         self.producer
-            .send(FutureRecord::to(&self.topic).key(&key).payload(&payload), Duration::from_secs(5))
+            .send(
+                FutureRecord::to(&self.topic).key(&key).payload(&payload),
+                Duration::from_secs(5),
+            )
             .await
             .map(|_| ())
             .map_err(|(e, _)| Error::kafka("writing integration.log", e))

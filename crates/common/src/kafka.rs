@@ -66,7 +66,10 @@ impl KafkaConfig {
         c.set("linger.ms", "5");
         // Keys land where Java clients put them (murmur2), so any client can co-partition.
         c.set("partitioner", "murmur2_random");
-        c.set("message.timeout.ms", self.message_timeout.as_millis().to_string());
+        c.set(
+            "message.timeout.ms",
+            self.message_timeout.as_millis().to_string(),
+        );
         for (k, v) in &self.options {
             c.set(k, v);
         }
@@ -74,7 +77,9 @@ impl KafkaConfig {
     }
 
     pub fn producer(&self) -> Result<FutureProducer> {
-        self.producer_config().create().map_err(|e| Error::kafka("creating producer", e))
+        self.producer_config()
+            .create()
+            .map_err(|e| Error::kafka("creating producer", e))
     }
 
     /// A consumer-group member that commits only what its caller says is done.
@@ -107,13 +112,19 @@ impl KafkaConfig {
         if missing.is_empty() {
             return Ok(());
         }
-        let admin: AdminClient<DefaultClientContext> =
-            self.client_config().create().map_err(|e| Error::kafka("creating admin client", e))?;
+        let admin: AdminClient<DefaultClientContext> = self
+            .client_config()
+            .create()
+            .map_err(|e| Error::kafka("creating admin client", e))?;
         let compact = [("cleanup.policy", "compact")];
         let new: Vec<NewTopic> = missing
             .iter()
             .map(|s| {
-                let t = NewTopic::new(&s.name, s.partitions, TopicReplication::Fixed(self.replication_factor));
+                let t = NewTopic::new(
+                    &s.name,
+                    s.partitions,
+                    TopicReplication::Fixed(self.replication_factor),
+                );
                 if s.compacted {
                     compact.iter().fold(t, |t, (k, v)| t.set(k, v))
                 } else {
@@ -122,7 +133,10 @@ impl KafkaConfig {
             })
             .collect();
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(15)));
-        let results = admin.create_topics(&new, &opts).await.map_err(|e| Error::kafka("creating topics", e))?;
+        let results = admin
+            .create_topics(&new, &opts)
+            .await
+            .map_err(|e| Error::kafka("creating topics", e))?;
         for r in results {
             match r {
                 Ok(name) => tracing::info!(topic = %name, "created topic"),
@@ -130,7 +144,10 @@ impl KafkaConfig {
                     tracing::debug!(topic = %name, "topic already exists")
                 }
                 Err((name, code)) => {
-                    return Err(Error::kafka(format!("creating topic {name}"), rdkafka::error::KafkaError::AdminOp(code)))
+                    return Err(Error::kafka(
+                        format!("creating topic {name}"),
+                        rdkafka::error::KafkaError::AdminOp(code),
+                    ))
                 }
             }
         }
@@ -165,11 +182,18 @@ impl KafkaConfig {
 
     /// Partition count of a topic, as the cluster reports it.
     pub fn partition_count(&self, topic: &str) -> Result<i32> {
-        let consumer: BaseConsumer = self.client_config().create().map_err(|e| Error::kafka("creating metadata client", e))?;
+        let consumer: BaseConsumer = self
+            .client_config()
+            .create()
+            .map_err(|e| Error::kafka("creating metadata client", e))?;
         let metadata = consumer
             .fetch_metadata(Some(topic), Duration::from_secs(10))
             .map_err(|e| Error::kafka("fetching metadata", e))?;
-        let count = metadata.topics().first().map(|t| t.partitions().len() as i32).unwrap_or(0);
+        let count = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().len() as i32)
+            .unwrap_or(0);
         if count == 0 {
             return Err(Error::Config(format!("topic {topic} does not exist")));
         }

@@ -13,10 +13,18 @@ use crate::{Error, Result};
 
 /// Installs the tracing subscriber once; later calls are ignored (tests call it many times).
 pub fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_env("AUDITSTREAM_LOG").unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn"));
+    let filter = EnvFilter::try_from_env("AUDITSTREAM_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,rdkafka=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Installs the Prometheus recorder (once per process) and returns its handle.
@@ -44,10 +52,16 @@ pub fn metrics_router() -> Router {
 pub async fn serve_metrics(addr: SocketAddr, shutdown: CancellationToken) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| Error::Io { context: format!("binding metrics address {addr}"), source })?;
+        .map_err(|source| Error::Io {
+            context: format!("binding metrics address {addr}"),
+            source,
+        })?;
     tracing::info!(%addr, "metrics listening");
     axum::serve(listener, metrics_router())
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
-        .map_err(|source| Error::Io { context: "serving metrics".into(), source })
+        .map_err(|source| Error::Io {
+            context: "serving metrics".into(),
+            source,
+        })
 }

@@ -44,7 +44,11 @@ impl Topics {
     /// The layout to create: `raw` and `collator-state` share a partition count, so a record's
     /// state lives on the same partition number as its events.
     pub fn specs(&self, partitions: i32) -> Vec<TopicSpec> {
-        let spec = |name: &String, partitions: i32, compacted: bool| TopicSpec { name: name.clone(), partitions, compacted };
+        let spec = |name: &String, partitions: i32, compacted: bool| TopicSpec {
+            name: name.clone(),
+            partitions,
+            compacted,
+        };
         vec![
             spec(&self.raw, partitions, false),
             spec(&self.raw_rejected, 1, false),
@@ -69,7 +73,10 @@ mod tests {
         assert_eq!(topics.raw, "prod.raw");
         let specs = topics.specs(6);
         let raw = specs.iter().find(|s| s.name == "prod.raw").unwrap();
-        let state = specs.iter().find(|s| s.name == "prod.collator-state").unwrap();
+        let state = specs
+            .iter()
+            .find(|s| s.name == "prod.collator-state")
+            .unwrap();
         assert_eq!(raw.partitions, state.partitions);
         assert!(state.compacted && !raw.compacted);
     }

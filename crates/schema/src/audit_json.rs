@@ -85,7 +85,11 @@ fn non_empty(s: &str) -> Option<String> {
 fn user_json(user: &User) -> AuditUser {
     AuditUser {
         id: user.id.clone(),
-        name: if user.name.is_empty() { user.id.clone() } else { user.name.clone() },
+        name: if user.name.is_empty() {
+            user.id.clone()
+        } else {
+            user.name.clone()
+        },
         email: non_empty(&user.email),
         created_at: None,
         updated_at: None,

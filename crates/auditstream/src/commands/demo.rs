@@ -35,19 +35,33 @@ const SAMPLES: &[(&str, &[u8], bool)] = &[
 /// The fixture Jira retries in the demo (same delivery id, retry header 1).
 const RETRIED: usize = 0;
 
-pub async fn demo(mut config: Config, gap: Duration, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn demo(
+    mut config: Config,
+    gap: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let cloud_token = random_hex(32);
     let cloud_secret = random_hex(24);
     let server_token = random_hex(32);
     config.collator.gap = gap;
     config.ingest.integrations = demo_integrations(&cloud_token, &cloud_secret, &server_token)?;
     let _embedded = prepare_cluster(&mut config, Roles::ALL).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the demo's ingest port")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the demo's ingest port")?;
     let base = format!("http://{}", listener.local_addr()?);
     let roles_token = shutdown.child_token();
-    let roles = tokio::spawn(run_roles(config.clone(), Roles::ALL, Some(listener), roles_token.clone()));
+    let roles = tokio::spawn(run_roles(
+        config.clone(),
+        Roles::ALL,
+        Some(listener),
+        roles_token.clone(),
+    ));
 
-    eprintln!("demo: ingest on {base}, session gap {}", humantime::format_duration(gap));
+    eprintln!(
+        "demo: ingest on {base}, session gap {}",
+        humantime::format_duration(gap)
+    );
     let client = reqwest::Client::new();
     for (i, (name, body, cloud)) in SAMPLES.iter().enumerate() {
         let token = if *cloud { &cloud_token } else { &server_token };
@@ -71,11 +85,18 @@ pub async fn demo(mut config: Config, gap: Duration, shutdown: CancellationToken
         Ok(Err(e)) => anyhow::bail!("a role panicked: {e}"),
         Err(_) => tracing::warn!("roles did not stop within 20 s"),
     }
-    eprintln!("demo: {} webhooks posted, {audits} collated audits delivered to stdout (JSON lines above)", SAMPLES.len() + 1);
+    eprintln!(
+        "demo: {} webhooks posted, {audits} collated audits delivered to stdout (JSON lines above)",
+        SAMPLES.len() + 1
+    );
     Ok(())
 }
 
-fn demo_integrations(cloud_token: &str, cloud_secret: &str, server_token: &str) -> anyhow::Result<Vec<ingest::IntegrationConfig>> {
+fn demo_integrations(
+    cloud_token: &str,
+    cloud_secret: &str,
+    server_token: &str,
+) -> anyhow::Result<Vec<ingest::IntegrationConfig>> {
     let text = format!(
         r#"
 [[integrations]]
@@ -96,10 +117,20 @@ jira_site = "https://jira.demo.local"
     struct Integrations {
         integrations: Vec<ingest::IntegrationConfig>,
     }
-    Ok(toml::from_str::<Integrations>(&text).context("demo integrations")?.integrations)
+    Ok(toml::from_str::<Integrations>(&text)
+        .context("demo integrations")?
+        .integrations)
 }
 
-async fn post(client: &reqwest::Client, base: &str, token: &str, secret: Option<&str>, body: &[u8], delivery: &str, retry: u32) -> anyhow::Result<reqwest::StatusCode> {
+async fn post(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    secret: Option<&str>,
+    body: &[u8],
+    delivery: &str,
+    retry: u32,
+) -> anyhow::Result<reqwest::StatusCode> {
     let mut request = client
         .post(format!("{base}/webhooks/jira/{token}"))
         .header("content-type", "application/json")
@@ -111,22 +142,39 @@ async fn post(client: &reqwest::Client, base: &str, token: &str, secret: Option<
     if let Some(secret) = secret {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).context("hmac key")?;
         mac.update(body);
-        request = request.header("x-hub-signature", format!("sha256={}", hex::encode(mac.finalize().into_bytes())));
+        request = request.header(
+            "x-hub-signature",
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+        );
     }
-    let response = request.send().await.context("posting a webhook to ingest")?;
+    let response = request
+        .send()
+        .await
+        .context("posting a webhook to ingest")?;
     let status = response.status();
-    anyhow::ensure!(status.is_success(), "ingest answered {status}: {}", response.text().await.unwrap_or_default());
+    anyhow::ensure!(
+        status.is_success(),
+        "ingest answered {status}: {}",
+        response.text().await.unwrap_or_default()
+    );
     Ok(status)
 }
 
 /// Waits until every record the raw topic touched has an audit, and the emitter has delivered
 /// all of them. Returns the number of audits.
-async fn wait_for_delivery(config: &Config, gap: Duration, shutdown: &CancellationToken) -> anyhow::Result<usize> {
+async fn wait_for_delivery(
+    config: &Config,
+    gap: Duration,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<usize> {
     let deadline = Instant::now() + gap * 4 + Duration::from_secs(60);
     let topics = config.kafka.topics();
     loop {
         anyhow::ensure!(!shutdown.is_cancelled(), "interrupted");
-        anyhow::ensure!(Instant::now() < deadline, "timed out waiting for the collated audits");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "timed out waiting for the collated audits"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
         let kafka = config.kafka.clone();
         let topics = topics.clone();
@@ -145,9 +193,18 @@ async fn wait_for_delivery(config: &Config, gap: Duration, shutdown: &Cancellati
                 .filter(|e| !e.changes.is_empty())
                 .filter_map(|e| e.record.map(|r| (r.r#type, r.id)))
                 .collect();
-            let audits: Vec<AuditEvent> = read(&topics.audit)?.iter().filter_map(|v| AuditEvent::decode(v.as_slice()).ok()).collect();
-            let audited: BTreeSet<(String, String)> =
-                audits.iter().filter_map(|a| a.auditable.as_ref().map(|r| (r.r#type.clone(), r.id.clone()))).collect();
+            let audits: Vec<AuditEvent> = read(&topics.audit)?
+                .iter()
+                .filter_map(|v| AuditEvent::decode(v.as_slice()).ok())
+                .collect();
+            let audited: BTreeSet<(String, String)> = audits
+                .iter()
+                .filter_map(|a| {
+                    a.auditable
+                        .as_ref()
+                        .map(|r| (r.r#type.clone(), r.id.clone()))
+                })
+                .collect();
             if touched.is_empty() || !touched.is_subset(&audited) {
                 return Ok(None);
             }

@@ -46,7 +46,10 @@ impl LogArgs {
             _ => 0,
         };
         self.sink.as_ref().is_none_or(|s| *s == e.sink)
-            && self.integration.as_ref().is_none_or(|i| *i == e.integration_id)
+            && self
+                .integration
+                .as_ref()
+                .is_none_or(|i| *i == e.integration_id)
             && rank(e.level()) >= min
     }
 
@@ -66,9 +69,30 @@ impl LogArgs {
             ("sink", e.sink.clone()),
             ("audit", e.audit_id.clone()),
             ("delivery", e.delivery_id.clone()),
-            ("attempt", if e.attempt > 0 { e.attempt.to_string() } else { String::new() }),
-            ("status", if e.status > 0 { e.status.to_string() } else { String::new() }),
-            ("latency_ms", if e.latency_ms > 0 { e.latency_ms.to_string() } else { String::new() }),
+            (
+                "attempt",
+                if e.attempt > 0 {
+                    e.attempt.to_string()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                "status",
+                if e.status > 0 {
+                    e.status.to_string()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                "latency_ms",
+                if e.latency_ms > 0 {
+                    e.latency_ms.to_string()
+                } else {
+                    String::new()
+                },
+            ),
         ];
         for (k, v) in fields.iter().filter(|(_, v)| !v.is_empty()) {
             line.push_str(&format!(" {k}={v}"));
@@ -84,7 +108,10 @@ impl LogArgs {
 }
 
 pub async fn log(config: Config, args: LogArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    anyhow::ensure!(!config.kafka.brokers.is_empty(), "log needs kafka.brokers (or --brokers)");
+    anyhow::ensure!(
+        !config.kafka.brokers.is_empty(),
+        "log needs kafka.brokers (or --brokers)"
+    );
     tokio::task::spawn_blocking(move || read(config, args, shutdown)).await?
 }
 
@@ -96,11 +123,16 @@ fn read(config: Config, args: LogArgs, shutdown: CancellationToken) -> anyhow::R
         Err(e) => eprintln!("skipping an unreadable integration.log record: {e}"),
     };
     if !args.follow {
-        common::consume::read_to_end(&config.kafka, &topic, None, Duration::from_secs(60), |m| print(m.payload().unwrap_or_default()))?;
+        common::consume::read_to_end(&config.kafka, &topic, None, Duration::from_secs(60), |m| {
+            print(m.payload().unwrap_or_default())
+        })?;
         return Ok(());
     }
     let mut client = config.kafka.client_config();
-    client.set("group.id", format!("auditstream-log-{}", std::process::id()));
+    client.set(
+        "group.id",
+        format!("auditstream-log-{}", std::process::id()),
+    );
     client.set("enable.auto.commit", "false");
     let consumer: BaseConsumer = client.create()?;
     let mut tpl = TopicPartitionList::new();

@@ -37,23 +37,48 @@ pub async fn receive(args: ReceiveArgs, shutdown: CancellationToken) -> anyhow::
         .iter()
         .map(|s| WebhookSecret::parse(s).map_err(|e| anyhow::anyhow!("--secret: {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let state = Receiver { secrets: Arc::new(secrets), seen: Arc::default() };
+    let state = Receiver {
+        secrets: Arc::new(secrets),
+        seen: Arc::default(),
+    };
     let app = Router::new().fallback(post(accept)).with_state(state);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(listen = %args.listen, "sample receiver listening");
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
     Ok(())
 }
 
-async fn accept(State(receiver): State<Receiver>, headers: HeaderMap, body: Bytes) -> (StatusCode, &'static str) {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let (id, timestamp, signature) = (header("webhook-id"), header("webhook-timestamp"), header("webhook-signature"));
+async fn accept(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (id, timestamp, signature) = (
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+    );
     let now = schema::now_ms() / 1000;
     if let Err(e) = verify(&receiver.secrets, &id, &timestamp, &signature, &body, now) {
         tracing::warn!(webhook_id = %id, error = %e, "rejected a delivery");
         return (StatusCode::UNAUTHORIZED, "bad signature");
     }
-    let first = receiver.seen.lock().map(|mut seen| seen.insert(id.clone())).unwrap_or(true);
+    let first = receiver
+        .seen
+        .lock()
+        .map(|mut seen| seen.insert(id.clone()))
+        .unwrap_or(true);
     if first {
         println!("{}", String::from_utf8_lossy(&body));
     } else {

@@ -24,21 +24,34 @@ pub struct ReplayArgs {
 }
 
 pub async fn replay(config: Config, args: ReplayArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(!config.kafka.brokers.is_empty(), "replay needs kafka.brokers (or --brokers)");
+    anyhow::ensure!(
+        !config.kafka.brokers.is_empty(),
+        "replay needs kafka.brokers (or --brokers)"
+    );
     let now = schema::now_ms();
     let time = |s: &str| parse_time_ms(s, now).map_err(anyhow::Error::msg);
     match (args.from, args.output_topic, args.sink, args.since) {
         (Some(from), Some(output_topic), None, None) => {
             let to = args.to.as_deref().map(time).transpose()?;
-            let summary = collator::replay(config.kafka, config.collator, time(&from)?, to, output_topic).await?;
+            let summary = collator::replay(
+                config.kafka,
+                config.collator,
+                time(&from)?,
+                to,
+                output_topic,
+            )
+            .await?;
             eprintln!("{summary:?}");
             Ok(())
         }
         (None, None, Some(sink), Some(since)) => {
-            let summary = emitter::replay_sink(config.kafka, config.emitter, &sink, time(&since)?).await?;
+            let summary =
+                emitter::replay_sink(config.kafka, config.emitter, &sink, time(&since)?).await?;
             eprintln!("{summary:?}");
             Ok(())
         }
-        _ => anyhow::bail!("use either --from TIME [--to TIME] --output-topic T, or --sink S --since TIME"),
+        _ => anyhow::bail!(
+            "use either --from TIME [--to TIME] --output-topic T, or --sink S --since TIME"
+        ),
     }
 }

@@ -40,8 +40,10 @@ pub async fn assigned_consumer(
     group_id: &str,
     topics: &[String],
 ) -> Result<StreamConsumer> {
-    let consumer: StreamConsumer = kafka
-        .consumer_config(group_id)
+    let mut config = kafka.consumer_config(group_id);
+    // The emitter never asks whether it is caught up; EOF events would only be noise.
+    config.set("enable.partition.eof", "false");
+    let consumer: StreamConsumer = config
         .create()
         .map_err(|e| Error::kafka("creating consumer", e))?;
     let mut tpl = TopicPartitionList::new();

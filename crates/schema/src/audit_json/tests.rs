@@ -13,13 +13,32 @@ fn sample_audit() -> AuditEvent {
         audit_action: Action::Update as i32,
         created_at_ms: 1_795_860_000_000,
         interesting: true,
-        user: Some(User { id: "acc-1".into(), name: "Ada".into(), email: "ada@example.com".into(), ..Default::default() }),
+        user: Some(User {
+            id: "acc-1".into(),
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            ..Default::default()
+        }),
         contributors: vec![
-            User { id: "acc-1".into(), name: "Ada".into(), ..Default::default() },
-            User { id: "acc-2".into(), name: "Bob".into(), ..Default::default() },
+            User {
+                id: "acc-1".into(),
+                name: "Ada".into(),
+                ..Default::default()
+            },
+            User {
+                id: "acc-2".into(),
+                name: "Bob".into(),
+                ..Default::default()
+            },
         ],
-        auditable: Some(RecordRef { r#type: "comment".into(), id: "10082".into() }),
-        associated: Some(RecordRef { r#type: "issue".into(), id: "10013".into() }),
+        auditable: Some(RecordRef {
+            r#type: "comment".into(),
+            id: "10082".into(),
+        }),
+        associated: Some(RecordRef {
+            r#type: "issue".into(),
+            id: "10013".into(),
+        }),
         changes: vec![AuditChange {
             field_id: "status".into(),
             field_name: "Status".into(),
@@ -42,7 +61,10 @@ fn rendering_has_the_aha_shape() {
     for sample in AHA_SAMPLES {
         let theirs: serde_json::Value = serde_json::from_str(sample).unwrap();
         assert_eq!(theirs["event"], ours["event"]);
-        let (t, o) = (theirs["audit"].as_object().unwrap(), ours["audit"].as_object().unwrap());
+        let (t, o) = (
+            theirs["audit"].as_object().unwrap(),
+            ours["audit"].as_object().unwrap(),
+        );
         for (key, value) in t {
             // Free text Aha! writes for humans; auditstream has no such record pages.
             if ["description", "auditable_url"].contains(&key.as_str()) {
@@ -51,7 +73,12 @@ fn rendering_has_the_aha_shape() {
             let ours_value = o.get(key).unwrap_or_else(|| panic!("missing key {key}"));
             assert_same_kind(key, value, ours_value);
         }
-        let change_keys: Vec<_> = t["changes"][0].as_object().unwrap().keys().cloned().collect();
+        let change_keys: Vec<_> = t["changes"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         for k in change_keys {
             assert!(o["changes"][0].get(&k).is_some(), "change key {k}");
         }
@@ -63,7 +90,15 @@ fn rendering_has_the_aha_shape() {
 
 fn assert_same_kind(key: &str, a: &serde_json::Value, b: &serde_json::Value) {
     use serde_json::Value::*;
-    let same = matches!((a, b), (String(_), String(_)) | (Bool(_), Bool(_)) | (Array(_), Array(_)) | (Object(_), Object(_)) | (Number(_), Number(_)) | (_, Null));
+    let same = matches!(
+        (a, b),
+        (String(_), String(_))
+            | (Bool(_), Bool(_))
+            | (Array(_), Array(_))
+            | (Object(_), Object(_))
+            | (Number(_), Number(_))
+            | (_, Null)
+    );
     assert!(same, "{key}: {a} vs {b}");
 }
 
@@ -80,7 +115,10 @@ fn renders_design_example_fields() {
     assert_eq!(a["changes"][0]["value"], "Done");
     assert_eq!(a["changes"][0]["previous_value"], "In Progress");
     assert_eq!(a["user"]["email"], "ada@example.com");
-    assert_eq!(a["contributors"][0]["user"]["email"], serde_json::Value::Null);
+    assert_eq!(
+        a["contributors"][0]["user"]["email"],
+        serde_json::Value::Null
+    );
 }
 
 #[test]
