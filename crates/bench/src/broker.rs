@@ -218,3 +218,48 @@ fn status_kb(field: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// CPU time (user + system) used so far by process `pid`, or by this process, in seconds.
+/// Read from /proc (clock ticks of 1/100 s, the Linux default), to show which side of a phase
+/// was busy: auditstream's process or the broker.
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = pid.map_or_else(
+        || "/proc/self/stat".to_owned(),
+        |p| format!("/proc/{p}/stat"),
+    );
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// CPU seconds of this process and of the broker, sampled together.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSample {
+    own: f64,
+    broker: Option<f64>,
+}
+
+impl CpuSample {
+    pub fn now(broker_pid: Option<u32>) -> Self {
+        CpuSample {
+            own: cpu_seconds(None).unwrap_or(0.0),
+            broker: broker_pid.and_then(|p| cpu_seconds(Some(p))),
+        }
+    }
+
+    /// "auditstream X s, broker Y s" of CPU used since `self`.
+    pub fn since(&self, broker_pid: Option<u32>) -> String {
+        let later = CpuSample::now(broker_pid);
+        match (self.broker, later.broker) {
+            (Some(a), Some(b)) => format!(
+                "CPU: harness process {:.1} s, broker {:.1} s",
+                later.own - self.own,
+                b - a
+            ),
+            _ => format!("CPU: harness process {:.1} s", later.own - self.own),
+        }
+    }
+}

@@ -33,6 +33,7 @@ pub fn collator_config(group: &str) -> Result<CollatorConfig, Error> {
 /// Runs the collator scenario and adds its rows to `table`.
 pub async fn throughput(
     brokers: &str,
+    broker_pid: Option<u32>,
     shape: &Shape,
     partitions: i32,
     timeout: Duration,
@@ -56,11 +57,13 @@ pub async fn throughput(
         .map_err(Error::TaskLost)??;
 
     let k = kafka.clone();
+    let cpu = broker::CpuSample::now(broker_pid);
     let pass = tokio::task::spawn_blocking(move || {
         broker::passthrough(&k, &passthrough_topic, total, timeout)
     })
     .await
     .map_err(Error::TaskLost)??;
+    let pass_cpu = cpu.since(broker_pid);
     let pass_rate = total as f64 / pass.as_secs_f64();
     tracing::info!(
         seconds = pass.as_secs_f64(),
@@ -70,7 +73,9 @@ pub async fn throughput(
 
     broker::reset_peak_rss();
     let rss_before = broker::current_rss().unwrap_or(0);
+    let cpu = broker::CpuSample::now(broker_pid);
     let (elapsed, audits) = collate_all(&kafka, config, expected.len(), timeout).await?;
+    let collate_cpu = cpu.since(broker_pid);
     let peak = broker::peak_rss().unwrap_or(0);
     verify::audits(&expected, &audits)?;
     let rate = total as f64 / elapsed.as_secs_f64();
@@ -79,13 +84,13 @@ pub async fn throughput(
         "collator",
         "passthrough (consume raw → produce)",
         format!("{pass_rate:.0} events/s"),
-        &size,
+        format!("{size}; {pass_cpu}"),
     );
     table.row(
         "collator",
         "collator end to end",
         format!("{rate:.0} events/s"),
-        &size,
+        format!("{size}; {collate_cpu}"),
     );
     table.row(
         "collator",

@@ -26,6 +26,9 @@ struct Args {
     /// Kafka-protocol broker, `host:port`.
     #[arg(long, env = "AUDITSTREAM_BENCH_BROKERS")]
     brokers: Option<String>,
+    /// Process id of the broker, to report its CPU time beside auditstream's.
+    #[arg(long)]
+    broker_pid: Option<u32>,
     /// Scenarios to run, in order (default: all).
     #[arg(value_enum)]
     scenarios: Vec<Scenario>,
@@ -59,10 +62,12 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // librdkafka reports every partition EOF (the harness's "caught up" signal) as a global
+    // error; it would drown the progress lines.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,auditstream_bench=info".into()),
+                .unwrap_or_else(|_| "warn,rdkafka::client=off,auditstream_bench=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -119,6 +124,7 @@ async fn run(args: &Args, table: &mut Table) -> Result<(), Error> {
             Scenario::Collator => {
                 collate::throughput(
                     &brokers()?,
+                    args.broker_pid,
                     &shape,
                     defaults.partitions,
                     defaults.phase_timeout,
