@@ -40,10 +40,8 @@ pub async fn assigned_consumer(
     group_id: &str,
     topics: &[String],
 ) -> Result<StreamConsumer> {
-    let mut config = kafka.consumer_config(group_id);
-    // The emitter never asks whether it is caught up; EOF events would only be noise.
-    config.set("enable.partition.eof", "false");
-    let consumer: StreamConsumer = config
+    let consumer: StreamConsumer = kafka
+        .consumer_config(group_id)
         .create()
         .map_err(|e| Error::kafka("creating consumer", e))?;
     let mut tpl = TopicPartitionList::new();

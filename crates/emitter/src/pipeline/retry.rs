@@ -28,6 +28,8 @@ use crate::{Error, Result};
 
 /// How often due audits are looked for (and offsets committed).
 const TICK: Duration = Duration::from_millis(100);
+/// With no record and no EOF for this long, the start-up read of `audit.retry` is caught up.
+const CATCH_UP_IDLE: Duration = Duration::from_secs(3);
 /// Reading `audit.retry` up to its end at start must not take longer than this.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -110,20 +112,28 @@ impl RetryLoop {
         };
         let mut pending_eof: HashSet<i32> = (0..partitions).collect();
         let deadline = tokio::time::Instant::now() + CATCH_UP_TIMEOUT;
+        let mut last_progress = tokio::time::Instant::now();
         while !pending_eof.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => { close(consumer).await; return Ok(()) }
+                // librdkafka reports some partitions' EOF (seen for empty ones) as a global
+                // error without the partition number: a quiet consumer is caught up too.
+                _ = tokio::time::sleep_until(last_progress + CATCH_UP_IDLE) => {
+                    tracing::debug!(partitions = ?pending_eof, "no EOF seen; idle, so caught up");
+                    break;
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     close(consumer).await;
                     return Err(Error::Common(common::Error::Timeout(format!("reading {topic} to its end at start"))));
                 }
                 m = consumer.recv() => match m {
                     Ok(m) => {
+                        last_progress = tokio::time::Instant::now();
                         if let Some(key) = self.add(&m) {
                             self.shared.count_parked(&key.0, &key.1);
                         }
                     }
-                    Err(KafkaError::PartitionEOF(p)) => { pending_eof.remove(&p); }
+                    Err(KafkaError::PartitionEOF(p)) => { last_progress = tokio::time::Instant::now(); pending_eof.remove(&p); }
                     Err(e) => tracing::warn!(topic = %topic, error = %e, "reading audit.retry"),
                 },
             }
