@@ -6,13 +6,10 @@
 //! brokers answer wrongly.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -38,10 +35,8 @@ pub fn read_to_end(
     config.set("enable.partition.eof", "true");
     config.set("auto.offset.reset", "earliest");
     config.set("isolation.level", "read_committed");
-    let context = EofCounter::default();
-    let global_eofs = context.eofs.clone();
-    let consumer: BaseConsumer<EofCounter> = config
-        .create_with_context(context)
+    let consumer: BaseConsumer = config
+        .create()
         .map_err(|e| Error::kafka("creating reader", e))?;
     let all: Vec<i32> = match partitions {
         Some(p) => p.to_vec(),
@@ -61,12 +56,7 @@ pub fn read_to_end(
     let mut pending: HashSet<i32> = all.into_iter().collect();
     let deadline = Instant::now() + timeout;
     let mut count = 0u64;
-    let total = pending.len();
-    // librdkafka reports some partitions' EOF as a global error without the partition number
-    // (seen for empty partitions); those are counted, the others removed by number.
-    while !pending.is_empty()
-        && (total - pending.len()) + global_eofs.load(Ordering::Relaxed) < total
-    {
+    while !pending.is_empty() {
         if Instant::now() > deadline {
             return Err(Error::Timeout(format!(
                 "reading {topic} to its end ({} partitions left)",
@@ -87,22 +77,3 @@ pub fn read_to_end(
     }
     Ok(count)
 }
-
-/// Counts the partition-EOF events librdkafka reports as global errors, and keeps them out of
-/// the error log (reaching the end is what a reader wants).
-#[derive(Default)]
-struct EofCounter {
-    eofs: Arc<AtomicUsize>,
-}
-
-impl ClientContext for EofCounter {
-    fn error(&self, error: KafkaError, reason: &str) {
-        if matches!(error, KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
-            self.eofs.fetch_add(1, Ordering::Relaxed);
-        } else {
-            tracing::error!(error = %error, reason, "kafka client error while reading to end");
-        }
-    }
-}
-
-impl ConsumerContext for EofCounter {}
