@@ -1,6 +1,7 @@
 //! The `[ingest]` configuration section and its integrations.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -27,8 +28,22 @@ pub struct IngestConfig {
     pub retry_after: Duration,
     #[serde(with = "humantime_serde")]
     pub readiness_timeout: Duration,
+    /// Bound on reading a request's headers (per request), its body, and a TLS handshake.
+    #[serde(default = "default_request_read_timeout", with = "humantime_serde")]
+    pub request_read_timeout: Duration,
+    /// PEM certificate chain; with `tls_key`, `listen` serves HTTPS.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
     #[serde(default)]
     pub integrations: Vec<IntegrationConfig>,
+}
+
+/// The documented default, for configurations written before the key existed.
+fn default_request_read_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// One Jira webhook URL and what it may do.
@@ -107,6 +122,16 @@ impl IngestConfig {
                 "max_in_flight, max_body_bytes and max_json_depth must be positive".into(),
             ));
         }
+        if self.request_read_timeout.is_zero() {
+            return Err(Error::Config(
+                "request_read_timeout must be positive".into(),
+            ));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(Error::Config(
+                "tls_cert and tls_key go together: set both for HTTPS, or neither".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -126,6 +151,8 @@ mod tests {
         assert_eq!(doc.ingest.listen, "0.0.0.0:8080");
         assert_eq!(doc.ingest.max_body_bytes, 10 * 1024 * 1024);
         assert_eq!(doc.ingest.retry_after, Duration::from_secs(30));
+        assert_eq!(doc.ingest.request_read_timeout, Duration::from_secs(10));
+        assert!(doc.ingest.tls_cert.is_none() && doc.ingest.tls_key.is_none());
         assert!(doc.ingest.integrations.is_empty());
         doc.ingest.validate().unwrap();
     }
@@ -167,5 +194,29 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("another integration"));
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let mut doc: Doc = toml::from_str(DEFAULT_TOML).unwrap();
+        doc.ingest.tls_cert = Some("cert.pem".into());
+        assert!(doc
+            .ingest
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("tls_key"));
+        doc.ingest.tls_key = Some("key.pem".into());
+        doc.ingest.validate().unwrap();
+    }
+
+    #[test]
+    fn documented_tls_example_parses() {
+        let text = DEFAULT_TOML
+            .replace("# tls_cert = ", "tls_cert = ")
+            .replace("# tls_key = ", "tls_key = ");
+        let doc: Doc = toml::from_str(&text).unwrap();
+        assert!(doc.ingest.tls_cert.is_some() && doc.ingest.tls_key.is_some());
+        doc.ingest.validate().unwrap();
     }
 }

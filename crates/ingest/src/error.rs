@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 /// Errors of the ingest role. Request-level problems are answered over HTTP and never reach
 /// this type; it covers what stops the role itself.
 #[derive(Debug, thiserror::Error)]
@@ -10,8 +12,14 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("serving HTTP")]
-    Serve(#[source] std::io::Error),
+    #[error("reading TLS PEM file {}", path.display())]
+    TlsPem {
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("TLS certificate and key refused")]
+    Tls(#[source] rustls::Error),
     #[error("kafka plumbing")]
     Common(#[source] common::Error),
 }
@@ -20,8 +28,9 @@ impl Error {
     /// True when starting again later may succeed (a port still in use, a broker not up yet).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Config(_) => false,
-            Error::Bind { .. } | Error::Serve(_) => true,
+            Error::Config(_) | Error::Tls(_) => false,
+            // A certificate being renewed may be missing or half-written for a moment.
+            Error::Bind { .. } | Error::TlsPem { .. } => true,
             Error::Common(e) => e.is_retryable(),
         }
     }

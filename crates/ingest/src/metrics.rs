@@ -12,3 +12,6 @@ pub const PRODUCE_ERRORS_TOTAL: &str = "auditstream_ingest_produce_errors_total"
 pub const REJECTED_TOTAL: &str = "auditstream_ingest_rejected_total";
 /// Deliveries whose `webhookEvent` ingest does not know (stored anyway).
 pub const UNKNOWN_EVENTS_TOTAL: &str = "auditstream_ingest_unknown_events_total";
+/// Connections closed before a request could be answered, by `reason`: header_timeout (headers
+/// not complete within `request_read_timeout`), tls_handshake_failed, tls_handshake_timeout.
+pub const CONNECTIONS_DROPPED_TOTAL: &str = "auditstream_ingest_connections_dropped_total";

@@ -60,6 +60,17 @@ impl Refusal {
         )
     }
 
+    pub fn request_timeout(timeout: Duration, received: usize) -> Self {
+        Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the body was not received within {}; {received} bytes came",
+                humantime_serde::re::humantime::format_duration(timeout)
+            ),
+        )
+    }
+
     pub fn content_type(given: &str) -> Self {
         Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -106,6 +117,13 @@ impl Refusal {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still be on its way: the connection cannot carry
+            // another request, so say it closes.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

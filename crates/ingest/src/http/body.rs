@@ -1,8 +1,10 @@
-//! Reading a request body without ever holding more than the limit.
+//! Reading a request body without ever holding more than the limit, or waiting for it past a
+//! deadline.
 
 use axum::body::Body;
 use axum::http::HeaderMap;
 use futures::StreamExt;
+use tokio::time::Instant;
 
 /// A body read up to a limit.
 #[derive(Debug)]
@@ -13,13 +15,18 @@ pub struct CappedBody {
     pub over_limit: bool,
     /// Bytes the sender said or was seen to send.
     pub len: u64,
+    /// True when the deadline passed before the body ended: `bytes` is what came until then.
+    pub timed_out: bool,
 }
 
-/// Reads `body` until its end or until it passes `limit` bytes, keeping the first `limit`.
+/// Reads `body` until its end, until it passes `limit` bytes (keeping the first `limit`), or
+/// until `deadline` (keeping what came): a client trickling its body must not hold the
+/// request, and its `max_in_flight` slot, forever.
 pub async fn read_capped(
     body: Body,
     limit: usize,
     headers: &HeaderMap,
+    deadline: Instant,
 ) -> Result<CappedBody, axum::Error> {
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -28,8 +35,19 @@ pub async fn read_capped(
     let mut stream = body.into_data_stream();
     let mut bytes = Vec::new();
     let mut seen = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
+    loop {
+        let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(chunk)) => chunk?,
+            Ok(None) => break,
+            Err(_elapsed) => {
+                return Ok(CappedBody {
+                    bytes,
+                    over_limit: false,
+                    len: declared.unwrap_or(seen).max(seen),
+                    timed_out: true,
+                })
+            }
+        };
         seen += chunk.len() as u64;
         let room = limit.saturating_sub(bytes.len());
         bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -38,6 +56,7 @@ pub async fn read_capped(
                 bytes,
                 over_limit: true,
                 len: declared.unwrap_or(seen).max(seen),
+                timed_out: false,
             });
         }
     }
@@ -45,6 +64,7 @@ pub async fn read_capped(
         bytes,
         over_limit: false,
         len: seen,
+        timed_out: false,
     })
 }
 
@@ -83,7 +103,8 @@ mod tests {
     #[tokio::test]
     async fn bodies_are_capped() {
         let read = |b: &'static str, limit| async move {
-            read_capped(Body::from(b), limit, &HeaderMap::new())
+            let deadline = Instant::now() + std::time::Duration::from_secs(60);
+            read_capped(Body::from(b), limit, &HeaderMap::new(), deadline)
                 .await
                 .unwrap()
         };
@@ -98,6 +119,22 @@ mod tests {
             (&b"abcde"[..], true)
         );
         let exact = read("abcde", 5).await;
-        assert!(!exact.over_limit);
+        assert!(!exact.over_limit && !exact.timed_out);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_never_ends_is_cut_at_the_deadline_keeping_what_came() {
+        // One chunk, then silence: the paused clock jumps to the deadline once idle.
+        let chunks = futures::stream::iter([Ok::<_, std::io::Error>(&b"{\"webh"[..])])
+            .chain(futures::stream::pending());
+        let mut headers = HeaderMap::new();
+        headers.insert(axum::http::header::CONTENT_LENGTH, "100".parse().unwrap());
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let read = read_capped(Body::from_stream(chunks), 64, &headers, deadline)
+            .await
+            .unwrap();
+        assert!(read.timed_out && !read.over_limit);
+        assert_eq!(read.bytes, b"{\"webh");
+        assert_eq!(read.len, 100, "the declared length is kept");
     }
 }

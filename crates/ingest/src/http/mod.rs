@@ -2,7 +2,9 @@
 
 mod answer;
 mod body;
+mod server;
 mod store;
+mod tls;
 mod webhook;
 
 use std::sync::Arc;
@@ -69,8 +71,9 @@ pub async fn run(
 }
 
 /// Serves the webhook endpoint, health checks and (unless `metrics_listen` is set) metrics on
-/// `listener` until `shutdown` is cancelled; then stops accepting, lets in-flight requests
-/// finish (their writes included) and flushes the producer.
+/// `listener` (HTTPS when `tls_cert` and `tls_key` are set) until `shutdown` is cancelled; then
+/// stops accepting, lets in-flight requests finish (their writes included) and flushes the
+/// producer.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     kafka: KafkaConfig,
@@ -78,6 +81,22 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     config.validate()?;
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    // Bound before serving webhooks, so a metrics address in use stops the role at once.
+    let metrics_listener = match &config.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| Error::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let store = Store::new(kafka.producer()?, kafka.topics());
     let integrations = config
         .integrations
@@ -98,13 +117,16 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state);
-    let metrics_task = match &config.metrics_listen {
-        Some(addr) => {
-            let addr = addr
-                .parse()
-                .map_err(|e| Error::Config(format!("metrics_listen {addr}: {e}")))?;
-            Some(tokio::spawn(common::telemetry::serve_metrics(
-                addr,
+    let read_timeout = config.request_read_timeout;
+    let metrics_task = match metrics_listener {
+        Some(listener) => {
+            let addr = local_addr(&listener);
+            tracing::info!(%addr, "ingest metrics listening");
+            Some(tokio::spawn(server::serve_router(
+                listener,
+                common::telemetry::metrics_router(),
+                read_timeout,
+                None,
                 shutdown.clone(),
             )))
         }
@@ -113,25 +135,24 @@ pub async fn serve(
             None
         }
     };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    tracing::info!(%addr, integrations = config.integrations.len(), "ingest listening");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .map_err(Error::Serve);
+    let addr = local_addr(&listener);
+    tracing::info!(%addr, tls = tls.is_some(), integrations = config.integrations.len(), "ingest listening");
+    server::serve_router(listener, app, read_timeout, tls, shutdown).await;
     store.flush(SHUTDOWN_FLUSH).await;
     if let Some(task) = metrics_task {
-        match task.await {
-            Ok(Err(e)) => tracing::warn!(error = %e, "metrics server failed"),
-            Err(e) => tracing::warn!(error = %e, "metrics server task failed"),
-            Ok(Ok(())) => {}
+        if let Err(e) = task.await {
+            tracing::warn!(error = %e, "metrics server task failed");
         }
     }
     tracing::info!(%addr, "ingest stopped");
-    served
+    Ok(())
+}
+
+fn local_addr(listener: &tokio::net::TcpListener) -> String {
+    listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default()
 }
 
 async fn healthz() -> Response {

@@ -85,7 +85,10 @@ async fn handle(state: &AppState, token: &str, request: Request) -> (Outcome, Re
         headers: &parts.headers,
     };
     let limit = state.config.max_body_bytes;
-    let body = match read_capped(body, limit, &parts.headers).await {
+    // Counted from here, once the headers are in: hyper's header read timeout covered them.
+    let timeout = state.config.request_read_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let body = match read_capped(body, limit, &parts.headers, deadline).await {
         Ok(b) => b,
         Err(e) => {
             return refused
@@ -93,8 +96,19 @@ async fn handle(state: &AppState, token: &str, request: Request) -> (Outcome, Re
                 .await
         }
     };
-    metrics::counter!(REQUEST_BYTES_TOTAL).increment(body.len);
     let bytes = body.bytes.as_slice();
+    if body.timed_out {
+        metrics::counter!(REQUEST_BYTES_TOTAL).increment(bytes.len() as u64);
+        return refused
+            .answer(
+                Refusal::request_timeout(timeout, bytes.len()),
+                bytes,
+                true,
+                body.len,
+            )
+            .await;
+    }
+    metrics::counter!(REQUEST_BYTES_TOTAL).increment(body.len);
     if parts.method != Method::POST {
         return refused
             .answer(

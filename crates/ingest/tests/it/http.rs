@@ -5,3 +5,5 @@ mod bad_input;
 mod broker_down;
 mod flow;
 mod harness;
+mod listeners;
+mod slow_clients;

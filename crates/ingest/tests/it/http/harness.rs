@@ -143,22 +143,7 @@ impl Ingest {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Answer> {
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes()).await?;
-        // A server may answer before reading an oversized body and close: that is fine.
-        let _ = stream.write_all(body).await;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        parse_answer(&raw)
+        request_at(self.addr, method, path, headers, body).await
     }
 
     pub async fn post_json(
@@ -193,6 +178,31 @@ impl Ingest {
         })
         .await
     }
+}
+
+/// Sends one request to `addr` and reads the whole answer (`Connection: close`).
+pub async fn request_at(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Answer> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    // A server may answer before reading an oversized body and close: that is fine.
+    let _ = stream.write_all(body).await;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    parse_answer(&raw)
 }
 
 async fn read<T: Send + 'static>(
