@@ -4,7 +4,25 @@ use xxhash_rust::xxh3::xxh3_64;
 
 /// The key a record's windows and state are kept under: `{jira_site}|{type}|{id}`.
 pub fn record_key(jira_site: &str, record_type: &str, record_id: &str) -> String {
-    format!("{jira_site}|{record_type}|{record_id}")
+    let mut key = String::new();
+    write_record_key(&mut key, jira_site, record_type, record_id);
+    key
+}
+
+/// [`record_key`] into a reused buffer: the hot path looks records up without allocating.
+pub(crate) fn write_record_key(
+    buf: &mut String,
+    jira_site: &str,
+    record_type: &str,
+    record_id: &str,
+) {
+    buf.clear();
+    buf.reserve(jira_site.len() + record_type.len() + record_id.len() + 2);
+    buf.push_str(jira_site);
+    buf.push('|');
+    buf.push_str(record_type);
+    buf.push('|');
+    buf.push_str(record_id);
 }
 
 /// Id of a collated audit: the record and the window's first change.
@@ -18,13 +36,26 @@ pub fn live_audit_id(record_key: &str, dedup_key: &str) -> u64 {
 }
 
 /// Length-prefixed parts, so ("a|b", "c") and ("a", "b|c") never collide by construction.
+/// Ids are minted per applied event: parts that fit are laid out on the stack, not the heap.
 fn hash(parts: &[&str]) -> u64 {
-    let mut buf = Vec::with_capacity(parts.iter().map(|p| p.len() + 8).sum());
+    const STACK: usize = 256;
+    let len: usize = parts.iter().map(|p| p.len() + 8).sum();
+    let mut stack = [0u8; STACK];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if len <= STACK {
+        &mut stack[..len]
+    } else {
+        heap.resize(len, 0);
+        &mut heap
+    };
+    let mut at = 0;
     for p in parts {
-        buf.extend_from_slice(&(p.len() as u64).to_le_bytes());
-        buf.extend_from_slice(p.as_bytes());
+        buf[at..at + 8].copy_from_slice(&(p.len() as u64).to_le_bytes());
+        at += 8;
+        buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+        at += p.len();
     }
-    xxh3_64(&buf)
+    xxh3_64(buf)
 }
 
 #[cfg(test)]
@@ -39,5 +70,8 @@ mod tests {
         assert_ne!(audit_id(&k, "d1"), audit_id(&k, "d2"));
         assert_ne!(audit_id(&k, "d1"), live_audit_id(&k, "d1"));
         assert_ne!(hash(&["a|b", "c"]), hash(&["a", "b|c"]));
+        let long = "x".repeat(300);
+        assert_ne!(hash(&[&long, "c"]), hash(&[&long, "d"]));
+        assert_eq!(hash(&[&long, "c"]), hash(&[&long, "c"]));
     }
 }

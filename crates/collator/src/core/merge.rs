@@ -52,8 +52,8 @@ pub fn merge_window(window: &SessionWindow, deadline_ms: i64, s: &Settings) -> M
     )
 }
 
-/// The live audit of one applied raw event: itself, uncollated.
-pub fn live_audit(record_key: &str, event: &RawEvent, offset: i64, s: &Settings) -> Merged {
+/// The live audit of one applied raw event: itself, uncollated, built straight from the event.
+pub fn live_audit(record_key: &str, event: &RawEvent, s: &Settings) -> Merged {
     let header = Header {
         record_key,
         partition_key: &event.partition_key,
@@ -63,19 +63,10 @@ pub fn live_audit(record_key: &str, event: &RawEvent, offset: i64, s: &Settings)
         integration_id: &event.integration_id,
         jira_site: &event.jira_site,
     };
-    let entry = WindowEntry {
-        dedup_key: event.dedup_key.clone(),
-        event_time_ms: event.event_time_ms,
-        received_at_ms: event.received_at_ms,
-        offset,
-        actor: event.actor.clone(),
-        action: event.action,
-        changes: event.changes.clone(),
-    };
     let id = live_audit_id(record_key, &event.dedup_key);
     build(
         &header,
-        std::slice::from_ref(&entry),
+        std::slice::from_ref(event),
         id,
         event.received_at_ms,
         event.received_at_ms,
@@ -84,9 +75,54 @@ pub fn live_audit(record_key: &str, event: &RawEvent, offset: i64, s: &Settings)
     )
 }
 
-fn build(
+/// What the merge reads of a change: a window's entry, or a raw event for its live audit.
+trait Entry {
+    fn action(&self) -> Action;
+    fn actor(&self) -> Option<&User>;
+    fn changes(&self) -> &[FieldChange];
+    fn event_time_ms(&self) -> i64;
+    fn received_at_ms(&self) -> i64;
+}
+
+impl Entry for WindowEntry {
+    fn action(&self) -> Action {
+        WindowEntry::action(self)
+    }
+    fn actor(&self) -> Option<&User> {
+        self.actor.as_ref()
+    }
+    fn changes(&self) -> &[FieldChange] {
+        &self.changes
+    }
+    fn event_time_ms(&self) -> i64 {
+        self.event_time_ms
+    }
+    fn received_at_ms(&self) -> i64 {
+        self.received_at_ms
+    }
+}
+
+impl Entry for RawEvent {
+    fn action(&self) -> Action {
+        RawEvent::action(self)
+    }
+    fn actor(&self) -> Option<&User> {
+        self.actor.as_ref()
+    }
+    fn changes(&self) -> &[FieldChange] {
+        &self.changes
+    }
+    fn event_time_ms(&self) -> i64 {
+        self.event_time_ms
+    }
+    fn received_at_ms(&self) -> i64 {
+        self.received_at_ms
+    }
+}
+
+fn build<E: Entry>(
     h: &Header<'_>,
-    entries: &[WindowEntry],
+    entries: &[E],
     id: u64,
     start: i64,
     end: i64,
@@ -114,19 +150,19 @@ fn build(
             })
         });
     let late = entries.iter().any(|e| {
-        e.event_time_ms > 0 && e.received_at_ms.saturating_sub(e.event_time_ms) > s.gap_ms
+        e.event_time_ms() > 0 && e.received_at_ms().saturating_sub(e.event_time_ms()) > s.gap_ms
     });
-    let created_at_ms = if last.event_time_ms > 0 {
-        last.event_time_ms
+    let created_at_ms = if last.event_time_ms() > 0 {
+        last.event_time_ms()
     } else {
-        last.received_at_ms
+        last.received_at_ms()
     };
     Merged::Audit(Box::new(AuditEvent {
         id,
         audit_action: action as i32,
         created_at_ms,
         interesting,
-        user: first.actor.clone(),
+        user: first.actor().cloned(),
         contributors: contributors(entries),
         auditable: h.auditable.clone(),
         associated: h.associated.clone(),
@@ -148,9 +184,9 @@ fn build(
 }
 
 /// Every distinct author, in order of their first change.
-fn contributors(entries: &[WindowEntry]) -> Vec<User> {
+fn contributors<E: Entry>(entries: &[E]) -> Vec<User> {
     let mut out: Vec<User> = Vec::new();
-    for actor in entries.iter().filter_map(|e| e.actor.as_ref()) {
+    for actor in entries.iter().filter_map(|e| e.actor()) {
         if !out.iter().any(|u| u.id == actor.id) {
             out.push(actor.clone());
         }
@@ -159,9 +195,9 @@ fn contributors(entries: &[WindowEntry]) -> Vec<User> {
 }
 
 /// One change per field in order of its first change: previous = first old, value = last new.
-fn merge_changes(entries: &[WindowEntry], keep_reverted: bool) -> Vec<AuditChange> {
+fn merge_changes<E: Entry>(entries: &[E], keep_reverted: bool) -> Vec<AuditChange> {
     let mut fields: Vec<(&FieldChange, &FieldChange)> = Vec::new();
-    for change in entries.iter().flat_map(|e| e.changes.iter()) {
+    for change in entries.iter().flat_map(|e| e.changes().iter()) {
         match fields
             .iter_mut()
             .find(|(first, _)| first.field_id == change.field_id)

@@ -2,6 +2,7 @@
 //! Kafka, no clock reads, no I/O: time arrives as a watermark from the caller, so every
 //! decision is a function of the raw log and the watermarks it was given.
 
+mod fxhash;
 mod ids;
 mod merge;
 mod partition;

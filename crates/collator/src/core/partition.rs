@@ -1,12 +1,13 @@
 //! Everything the collator knows about one `raw` partition: open windows, closed records,
 //! the watermark, and what must be written out at the next flush.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use schema::v1::{record_state, AuditEvent, ClosedRecord, EmittedKey, RawEvent, RecordState};
 
-use super::ids::record_key;
+use super::fxhash::FxHashMap;
+use super::ids::write_record_key;
 use super::merge::{live_audit, merge_window, Merged};
 use super::window::SessionWindow;
 use super::Settings;
@@ -34,11 +35,26 @@ pub struct Stats {
     pub empty_windows: u64,
 }
 
+/// A record's key, shared by its slot, its timers and the dirty set: one allocation per
+/// record, however many events it gets.
+type RecordKey = Arc<str>;
+
 /// A record's open window (if any) and what it emitted before (kept for `dedup_retention`).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct RecordSlot {
+    key: RecordKey,
     open: Option<SessionWindow>,
     closed: Option<ClosedRecord>,
+}
+
+impl RecordSlot {
+    fn new(key: RecordKey) -> Self {
+        RecordSlot {
+            key,
+            open: None,
+            closed: None,
+        }
+    }
 }
 
 /// The collator of one partition. Feed it raw events in offset order with [`apply`], move
@@ -53,12 +69,16 @@ struct RecordSlot {
 pub struct PartitionCollator {
     settings: Arc<Settings>,
     partition: i32,
-    records: HashMap<String, RecordSlot>,
+    records: FxHashMap<RecordKey, RecordSlot>,
     /// (time, record key): when to look at a record again. Entries may be stale; a record is
-    /// re-examined and rescheduled when one fires, so staleness only costs a lookup.
-    timers: BTreeSet<(i64, String)>,
+    /// re-examined and rescheduled when one fires, so staleness only costs a lookup. Ties fire
+    /// in key order, which fixes the order of audits closed by one watermark move.
+    timers: BTreeSet<(i64, RecordKey)>,
     watermark: i64,
-    dirty: BTreeSet<String>,
+    /// Records whose `collator-state` changed since the last flush, in key order.
+    dirty: BTreeSet<RecordKey>,
+    /// The record key of the event being applied, built here to look it up without allocating.
+    key_buf: String,
     audits: Vec<AuditEvent>,
     live: Vec<AuditEvent>,
     stats: Stats,
@@ -69,10 +89,11 @@ impl PartitionCollator {
         PartitionCollator {
             settings,
             partition,
-            records: HashMap::new(),
+            records: FxHashMap::default(),
             timers: BTreeSet::new(),
             watermark: i64::MIN,
             dirty: BTreeSet::new(),
+            key_buf: String::new(),
             audits: Vec::new(),
             live: Vec::new(),
             stats: Stats::default(),
@@ -93,7 +114,8 @@ impl PartitionCollator {
 
     /// Loads one record's state from `collator-state` (the last value of its key).
     pub fn restore(&mut self, key: String, state: RecordState) {
-        let mut slot = RecordSlot::default();
+        let key: RecordKey = key.into();
+        let mut slot = RecordSlot::new(Arc::clone(&key));
         match state.state {
             Some(record_state::State::Open(w)) => {
                 slot.open = Some(SessionWindow::from_state(w));
@@ -102,7 +124,7 @@ impl PartitionCollator {
             Some(record_state::State::Closed(c)) => slot.closed = Some(c),
             None => return,
         }
-        self.records.insert(key.clone(), slot);
+        self.records.insert(Arc::clone(&key), slot);
         self.schedule(&key);
     }
 
@@ -115,7 +137,13 @@ impl PartitionCollator {
             .as_ref()
             .map(|r| (r.r#type.as_str(), r.id.as_str()))
             .unwrap_or(("", ""));
-        let key = record_key(&event.jira_site, rtype, rid);
+        let mut buf = std::mem::take(&mut self.key_buf);
+        write_record_key(&mut buf, &event.jira_site, rtype, rid);
+        let key: RecordKey = match self.records.get(buf.as_str()) {
+            Some(slot) => Arc::clone(&slot.key),
+            None => Arc::from(buf.as_str()),
+        };
+        self.key_buf = buf;
         let s = Arc::clone(&self.settings);
         let outcome = match self.records.get_mut(&key) {
             Some(RecordSlot {
@@ -150,7 +178,7 @@ impl PartitionCollator {
         match outcome {
             Applied::Opened | Applied::Joined => {
                 self.stats.applied += 1;
-                if let Merged::Audit(a) = live_audit(&key, event, offset, &s) {
+                if let Merged::Audit(a) = live_audit(&key, event, &s) {
                     self.live.push(*a);
                 }
             }
@@ -159,15 +187,18 @@ impl PartitionCollator {
         }
         if outcome != Applied::Replayed {
             // Duplicates widen the window too (see SessionWindow), so the state changed.
-            self.dirty.insert(key.clone());
+            self.dirty.insert(Arc::clone(&key));
         }
         self.schedule(&key);
         outcome
     }
 
-    fn open(&mut self, key: &str, event: &RawEvent, offset: i64) -> Applied {
-        let slot = self.records.entry(key.to_owned()).or_default();
-        slot.open = Some(SessionWindow::open(key.to_owned(), event, offset));
+    fn open(&mut self, key: &RecordKey, event: &RawEvent, offset: i64) -> Applied {
+        let slot = self
+            .records
+            .entry(Arc::clone(key))
+            .or_insert_with(|| RecordSlot::new(Arc::clone(key)));
+        slot.open = Some(SessionWindow::open(key.to_string(), event, offset));
         Applied::Opened
     }
 
@@ -178,16 +209,14 @@ impl PartitionCollator {
             return;
         }
         self.watermark = watermark;
-        while let Some((at, key)) = self.timers.first().cloned() {
-            if at > watermark {
-                break;
+        while self.timers.first().is_some_and(|(at, _)| *at <= watermark) {
+            if let Some((_, key)) = self.timers.pop_first() {
+                self.examine(&key);
             }
-            self.timers.pop_first();
-            self.examine(&key);
         }
     }
 
-    fn examine(&mut self, key: &str) {
+    fn examine(&mut self, key: &RecordKey) {
         let s = Arc::clone(&self.settings);
         let Some(slot) = self.records.get(key) else {
             return;
@@ -209,7 +238,7 @@ impl PartitionCollator {
                 .emitted
                 .retain(|k| k.received_at_ms.saturating_add(s.dedup_retention_ms) > wm);
             if closed.emitted.len() != before {
-                self.dirty.insert(key.to_owned());
+                self.dirty.insert(Arc::clone(key));
             }
             if closed.emitted.is_empty() {
                 slot.closed = None;
@@ -217,13 +246,13 @@ impl PartitionCollator {
         }
         if slot.open.is_none() && slot.closed.is_none() {
             self.records.remove(key);
-            self.dirty.insert(key.to_owned());
+            self.dirty.insert(Arc::clone(key));
         }
         self.schedule(key);
     }
 
     /// Closes the record's open window: merges it, remembers what it emitted.
-    fn close(&mut self, key: &str) {
+    fn close(&mut self, key: &RecordKey) {
         let s = Arc::clone(&self.settings);
         let Some(slot) = self.records.get_mut(key) else {
             return;
@@ -232,29 +261,31 @@ impl PartitionCollator {
             return;
         };
         let deadline = window.deadline(&s);
+        let merged = merge_window(&window, deadline, &s);
         let closed = slot.closed.get_or_insert_with(ClosedRecord::default);
         closed.closed_through_offset = closed.closed_through_offset.max(window.max_offset());
-        for e in window.entries() {
+        // The window is gone: its dedup keys move into the record's memory, uncopied.
+        for e in window.into_entries() {
             if !closed.emitted.iter().any(|k| k.dedup_key == e.dedup_key) {
                 closed.emitted.push(EmittedKey {
-                    dedup_key: e.dedup_key.clone(),
+                    dedup_key: e.dedup_key,
                     received_at_ms: e.received_at_ms,
                 });
             }
         }
         self.stats.windows_closed += 1;
-        match merge_window(&window, deadline, &s) {
+        match merged {
             Merged::Audit(a) => {
                 closed.last_audit_id = a.id;
                 self.audits.push(*a);
             }
             Merged::Empty => self.stats.empty_windows += 1,
         }
-        self.dirty.insert(key.to_owned());
+        self.dirty.insert(Arc::clone(key));
     }
 
     /// Schedules the next look at a record: its deadline, else when its memory expires.
-    fn schedule(&mut self, key: &str) {
+    fn schedule(&mut self, key: &RecordKey) {
         let s = &self.settings;
         let Some(slot) = self.records.get(key) else {
             return;
@@ -269,7 +300,7 @@ impl PartitionCollator {
                 .unwrap_or(i64::MIN),
             (None, None) => i64::MIN,
         };
-        self.timers.insert((at, key.to_owned()));
+        self.timers.insert((at, Arc::clone(key)));
     }
 
     /// Collated audits of windows closed since the last call, in close order.
@@ -290,7 +321,7 @@ impl PartitionCollator {
             .into_iter()
             .map(|key| {
                 let state = self.records.get(&key).map(|slot| self.encode(slot));
-                (key, state)
+                (key.to_string(), state)
             })
             .collect()
     }

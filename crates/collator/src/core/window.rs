@@ -57,6 +57,11 @@ impl SessionWindow {
         &self.state.entries
     }
 
+    /// The entries, by value, for a window that is being closed.
+    pub fn into_entries(self) -> Vec<WindowEntry> {
+        self.state.entries
+    }
+
     pub fn record_key(&self) -> &str {
         &self.state.record_key
     }
@@ -120,11 +125,11 @@ impl SessionWindow {
             action: event.action,
             changes: event.changes.clone(),
         };
-        let key = (entry_time(&entry), entry.dedup_key.clone());
+        let key = (entry_time(&entry), entry.dedup_key.as_str());
         let at = self
             .state
             .entries
-            .partition_point(|e| (entry_time(e), e.dedup_key.as_str()) < (key.0, key.1.as_str()));
+            .partition_point(|e| (entry_time(e), e.dedup_key.as_str()) < key);
         self.state.entries.insert(at, entry);
         true
     }
