@@ -14,6 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::Producer;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 use tokio_util::sync::CancellationToken;
 
@@ -203,7 +204,19 @@ struct RebalanceHooks {
     shared: Arc<Mutex<Shared>>,
 }
 
-impl ClientContext for RebalanceHooks {}
+impl ClientContext for RebalanceHooks {
+    /// librdkafka hands every consumer error event to this callback as a global error before
+    /// `poll` returns the same event with its partition. Partition EOF is one of them: it is
+    /// our "caught up" signal, taken from `poll` (`KafkaError::PartitionEOF(p)`), not a fault,
+    /// so it must not be logged as an error several times a second per idle partition.
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(error, KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+            tracing::trace!(reason, "partition EOF");
+        } else {
+            tracing::error!(error = %error, reason, "librdkafka error");
+        }
+    }
+}
 
 impl ConsumerContext for RebalanceHooks {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
