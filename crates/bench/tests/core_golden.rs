@@ -51,7 +51,7 @@ fn digest(settings: Settings, events: &[RawEvent]) -> String {
         }
         for a in c.take_live() {
             h.update(b"live");
-            h.update(a.encode_to_vec());
+            h.update(&a.payload);
         }
         let dirty = c.take_dirty();
         for (k, s) in &dirty {

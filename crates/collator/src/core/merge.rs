@@ -76,7 +76,7 @@ pub fn live_audit(record_key: &str, event: &RawEvent, s: &Settings) -> Merged {
 }
 
 /// What the merge reads of a change: a window's entry, or a raw event for its live audit.
-trait Entry {
+pub(crate) trait Entry {
     fn action(&self) -> Action;
     fn actor(&self) -> Option<&User>;
     fn changes(&self) -> &[FieldChange];
@@ -132,31 +132,28 @@ fn build<E: Entry>(
     let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
         return Merged::Empty;
     };
-    let action = if entries.iter().any(|e| e.action() == Action::Create) {
-        Action::Create
-    } else if last.action() == Action::Destroy {
-        Action::Destroy
-    } else {
-        Action::Update
-    };
-    let changes = merge_changes(entries, s.keep_reverted_fields);
-    if changes.is_empty() && action == Action::Update {
+    let action = action(entries);
+    let fields = merged_fields(entries, s.keep_reverted_fields);
+    if fields.is_empty() && action == Action::Update {
         return Merged::Empty;
     }
-    let interesting = action != Action::Update
-        || changes.iter().any(|c| {
-            s.interesting_fields.iter().any(|f| {
-                f.eq_ignore_ascii_case(&c.field_id) || f.eq_ignore_ascii_case(&c.field_name)
-            })
-        });
-    let late = entries.iter().any(|e| {
-        e.event_time_ms() > 0 && e.received_at_ms().saturating_sub(e.event_time_ms()) > s.gap_ms
-    });
-    let created_at_ms = if last.event_time_ms() > 0 {
-        last.event_time_ms()
-    } else {
-        last.received_at_ms()
-    };
+    let interesting = interesting(action, &fields, s);
+    let late = late(entries, s);
+    let created_at_ms = created_at_ms(last);
+    let changes = fields
+        .into_iter()
+        .map(|(first, last)| {
+            let c = MergedChange { first, last };
+            AuditChange {
+                field_id: first.field_id.clone(),
+                field_name: first.field_name.clone(),
+                value: c.value().map(str::to_owned),
+                previous_value: c.previous_value().map(str::to_owned),
+                value_id: c.value_id().map(str::to_owned),
+                previous_value_id: c.previous_value_id().map(str::to_owned),
+            }
+        })
+        .collect();
     Merged::Audit(Box::new(AuditEvent {
         id,
         audit_action: action as i32,
@@ -183,6 +180,76 @@ fn build<E: Entry>(
     }))
 }
 
+/// Create if any change created the record, else destroy if the last one destroyed it.
+pub(crate) fn action<E: Entry>(entries: &[E]) -> Action {
+    if entries.iter().any(|e| e.action() == Action::Create) {
+        Action::Create
+    } else if entries
+        .last()
+        .is_some_and(|e| e.action() == Action::Destroy)
+    {
+        Action::Destroy
+    } else {
+        Action::Update
+    }
+}
+
+/// Creates and destroys always are; an update is when one of its fields is configured so.
+pub(crate) fn interesting(
+    action: Action,
+    fields: &[(&FieldChange, &FieldChange)],
+    s: &Settings,
+) -> bool {
+    action != Action::Update
+        || fields.iter().any(|(c, _)| {
+            s.interesting_fields.iter().any(|f| {
+                f.eq_ignore_ascii_case(&c.field_id) || f.eq_ignore_ascii_case(&c.field_name)
+            })
+        })
+}
+
+/// Some change reached us more than `gap` after Jira raised it.
+pub(crate) fn late<E: Entry>(entries: &[E], s: &Settings) -> bool {
+    entries.iter().any(|e| {
+        e.event_time_ms() > 0 && e.received_at_ms().saturating_sub(e.event_time_ms()) > s.gap_ms
+    })
+}
+
+/// Jira's time of the last change, else ours.
+pub(crate) fn created_at_ms<E: Entry>(last: &E) -> i64 {
+    if last.event_time_ms() > 0 {
+        last.event_time_ms()
+    } else {
+        last.received_at_ms()
+    }
+}
+
+/// One field's merged change: its first change's old value and its last change's new value.
+#[derive(Clone, Copy)]
+pub(crate) struct MergedChange<'a> {
+    pub first: &'a FieldChange,
+    pub last: &'a FieldChange,
+}
+
+impl<'a> MergedChange<'a> {
+    /// The last new value: human string, else raw id.
+    pub fn value(&self) -> Option<&'a str> {
+        self.last.to_string.as_deref().or(self.last.to.as_deref())
+    }
+    pub fn previous_value(&self) -> Option<&'a str> {
+        self.first
+            .from_string
+            .as_deref()
+            .or(self.first.from.as_deref())
+    }
+    pub fn value_id(&self) -> Option<&'a str> {
+        self.last.to.as_deref()
+    }
+    pub fn previous_value_id(&self) -> Option<&'a str> {
+        self.first.from.as_deref()
+    }
+}
+
 /// Every distinct author, in order of their first change.
 fn contributors<E: Entry>(entries: &[E]) -> Vec<User> {
     let mut out: Vec<User> = Vec::new();
@@ -195,7 +262,10 @@ fn contributors<E: Entry>(entries: &[E]) -> Vec<User> {
 }
 
 /// One change per field in order of its first change: previous = first old, value = last new.
-fn merge_changes<E: Entry>(entries: &[E], keep_reverted: bool) -> Vec<AuditChange> {
+pub(crate) fn merged_fields<E: Entry>(
+    entries: &[E],
+    keep_reverted: bool,
+) -> Vec<(&FieldChange, &FieldChange)> {
     let mut fields: Vec<(&FieldChange, &FieldChange)> = Vec::new();
     for change in entries.iter().flat_map(|e| e.changes().iter()) {
         match fields
@@ -206,18 +276,8 @@ fn merge_changes<E: Entry>(entries: &[E], keep_reverted: bool) -> Vec<AuditChang
             None => fields.push((change, change)),
         }
     }
+    fields.retain(|(first, last)| {
+        keep_reverted || !(first.from == last.to && first.from_string == last.to_string)
+    });
     fields
-        .into_iter()
-        .filter(|(first, last)| {
-            keep_reverted || !(first.from == last.to && first.from_string == last.to_string)
-        })
-        .map(|(first, last)| AuditChange {
-            field_id: first.field_id.clone(),
-            field_name: first.field_name.clone(),
-            value: last.to_string.clone().or_else(|| last.to.clone()),
-            previous_value: first.from_string.clone().or_else(|| first.from.clone()),
-            value_id: last.to.clone(),
-            previous_value_id: first.from.clone(),
-        })
-        .collect()
 }

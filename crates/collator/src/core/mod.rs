@@ -4,16 +4,20 @@
 
 mod fxhash;
 mod ids;
+mod live;
 mod merge;
 mod partition;
 mod window;
 
+#[cfg(test)]
+mod live_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;
 
 pub use ids::{audit_id, live_audit_id, record_key};
+pub use live::{encode_live, LiveAudit};
 pub use merge::{live_audit, merge_window, Merged};
 pub use partition::{Applied, PartitionCollator, Stats};
 pub use window::SessionWindow;

@@ -8,7 +8,8 @@ use schema::v1::{record_state, AuditEvent, ClosedRecord, EmittedKey, RawEvent, R
 
 use super::fxhash::FxHashMap;
 use super::ids::write_record_key;
-use super::merge::{live_audit, merge_window, Merged};
+use super::live::{encode_live, LiveAudit};
+use super::merge::{merge_window, Merged};
 use super::window::SessionWindow;
 use super::Settings;
 
@@ -80,7 +81,7 @@ pub struct PartitionCollator {
     /// The record key of the event being applied, built here to look it up without allocating.
     key_buf: String,
     audits: Vec<AuditEvent>,
-    live: Vec<AuditEvent>,
+    live: Vec<LiveAudit>,
     stats: Stats,
 }
 
@@ -178,8 +179,8 @@ impl PartitionCollator {
         match outcome {
             Applied::Opened | Applied::Joined => {
                 self.stats.applied += 1;
-                if let Merged::Audit(a) = live_audit(&key, event, &s) {
-                    self.live.push(*a);
+                if let Some(a) = encode_live(&key, event, &s) {
+                    self.live.push(a);
                 }
             }
             Applied::Duplicate => self.stats.duplicates += 1,
@@ -308,8 +309,8 @@ impl PartitionCollator {
         std::mem::take(&mut self.audits)
     }
 
-    /// Live audits of events applied since the last call, in offset order.
-    pub fn take_live(&mut self) -> Vec<AuditEvent> {
+    /// Live audits of events applied since the last call, in offset order, encoded.
+    pub fn take_live(&mut self) -> Vec<LiveAudit> {
         std::mem::take(&mut self.live)
     }
 

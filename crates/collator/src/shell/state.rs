@@ -185,11 +185,12 @@ impl Shared {
                 partition: None,
             });
         }
-        for a in &live {
+        let live_count = live.len();
+        for a in live {
             out.push(Outgoing {
                 topic: &self.live_topic,
-                key: a.record_key.clone(),
-                payload: Some(a.encode_to_vec()),
+                key: a.key,
+                payload: Some(a.payload),
                 partition: None,
             });
         }
@@ -206,7 +207,7 @@ impl Shared {
         metrics::counter!(m::AUDITS_EMITTED_TOTAL, "topic" => "audit")
             .increment(audits.len() as u64);
         metrics::counter!(m::AUDITS_EMITTED_TOTAL, "topic" => "audit.live")
-            .increment(live.len() as u64);
+            .increment(live_count as u64);
         let state_out = states
             .into_iter()
             .map(|(p, key, state)| Outgoing {
