@@ -8,3 +8,9 @@ mod demo;
 mod ingest_durability;
 mod pipeline;
 mod scale_out;
+
+mod faults_collator;
+mod faults_emitter;
+mod faults_ingest_overload;
+mod receiver;
+mod security_logs;

@@ -140,6 +140,8 @@ pub async fn wait_healthy(base: &str) {
 pub struct Auditstream {
     pub child: Child,
     pub stdout: Arc<Mutex<Vec<String>>>,
+    /// Every stderr line (the logs), also echoed to the test's stderr.
+    pub stderr: Arc<Mutex<Vec<String>>>,
     pub name: String,
 }
 
@@ -151,11 +153,21 @@ impl Auditstream {
     /// Starts `auditstream --config <config> <args>`; stdout lines are collected, stderr goes
     /// to the test's stderr prefixed with `name`.
     pub fn start(name: &str, config: &std::path::Path, args: &[&str]) -> Auditstream {
+        Self::start_logging(name, config, args, "info,rdkafka=warn")
+    }
+
+    /// As `start`, with `AUDITSTREAM_LOG` set to `filter`.
+    pub fn start_logging(
+        name: &str,
+        config: &std::path::Path,
+        args: &[&str],
+        filter: &str,
+    ) -> Auditstream {
         let mut child = Command::new(binary())
             .arg("--config")
             .arg(config)
             .args(args)
-            .env("AUDITSTREAM_LOG", "info,rdkafka=warn")
+            .env("AUDITSTREAM_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -170,14 +182,18 @@ impl Auditstream {
         });
         let err = child.stderr.take().expect("stderr");
         let label = name.to_owned();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let logged = stderr.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 eprintln!("[{label}] {line}");
+                logged.lock().expect("stderr lines").push(line);
             }
         });
         Auditstream {
             child,
             stdout,
+            stderr,
             name: name.to_owned(),
         }
     }
@@ -207,6 +223,19 @@ impl Auditstream {
 
     pub fn stdout_lines(&self) -> Vec<String> {
         self.stdout.lock().expect("stdout lines").clone()
+    }
+
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().expect("stderr lines").clone()
+    }
+
+    /// Resident memory of the process in KiB (`VmRSS` in `/proc/<pid>/status`).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 }
 

@@ -1,0 +1,112 @@
+//! A webhook receiver hosted by the test: it verifies each delivery's Standard Webhooks
+//! signature with `emitter::signing::verify`, checks that `webhook-id` is the audit's id, and
+//! records what it accepted (2xx) and refused.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use emitter::signing::{verify, WebhookSecret};
+
+/// The sinks' signing secret in these tests.
+pub const SINK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+struct ReceiverState {
+    /// Pause before answering 200, so a kill lands while deliveries are in flight.
+    pause: Duration,
+    accepted: Mutex<Vec<String>>,
+    refused: Mutex<Vec<String>>,
+}
+
+pub struct Receiver {
+    pub url: String,
+    state: Arc<ReceiverState>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    /// A receiver on `127.0.0.1:port` (0: any free port) answering 200 after `pause`.
+    pub async fn start(port: u16, pause: Duration) -> Receiver {
+        let state = Arc::new(ReceiverState {
+            pause,
+            accepted: Mutex::new(Vec::new()),
+            refused: Mutex::new(Vec::new()),
+        });
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("binding the webhook receiver");
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("webhook receiver");
+        });
+        Receiver { url, state, server }
+    }
+
+    /// Audit ids accepted (answered 2xx), in arrival order.
+    pub fn accepted(&self) -> Vec<String> {
+        self.state.accepted.lock().unwrap().clone()
+    }
+
+    /// Deliveries refused because their signature or id did not verify.
+    pub fn refused(&self) -> Vec<String> {
+        self.state.refused.lock().unwrap().clone()
+    }
+
+    /// How often each accepted audit id arrived.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for id in self.accepted() {
+            *counts.entry(id).or_default() += 1;
+        }
+        counts
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn receive(
+    State(state): State<Arc<ReceiverState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let id = header("webhook-id");
+    let secret = WebhookSecret::parse(SINK_SECRET).expect("the test secret parses");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    let signed = verify(
+        &[secret],
+        &id,
+        &header("webhook-timestamp"),
+        &header("webhook-signature"),
+        &body,
+        now,
+    );
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let audit_id = json["audit"]["id"].as_str().unwrap_or_default().to_owned();
+    if signed.is_err() || audit_id != id {
+        state.refused.lock().unwrap().push(id);
+        return StatusCode::UNAUTHORIZED;
+    }
+    tokio::time::sleep(state.pause).await;
+    state.accepted.lock().unwrap().push(audit_id);
+    StatusCode::OK
+}
