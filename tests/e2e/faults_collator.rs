@@ -1,6 +1,6 @@
 //! Fault scenario 1: three `auditstream collate` processes share six partitions of `raw` while
-//! the test writes 102,000 raw events (30,000 on the embedded broker, see `EMBEDDED_BATCHES`); every few seconds one collator is killed with
-//! SIGKILL and restarted at once. At the end every expected audit is on `audit`, a repeated
+//! the test writes 102,000 raw events (30,000 on the embedded broker, see `EMBEDDED_BATCHES`);
+//! every few seconds one collator is killed with SIGKILL and restarted at once. At the end every expected audit is on `audit`, a repeated
 //! audit is byte-identical to its first copy, and the audits deduplicated by id are exactly the
 //! expected set: one audit per record, carrying its three changes.
 

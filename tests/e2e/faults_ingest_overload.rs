@@ -161,8 +161,8 @@ async fn overloaded_ingest_sheds_with_503_and_stays_bounded() {
     eprintln!(
         "e2e faults_ingest_overload: {} requests ({MAX_IN_FLIGHT} slow holding every slot, \
          {FLOOD} flooding {FLOOD_CONCURRENCY} at a time, 1 after): {} answered 2xx, {} shed \
-         with 503; expected in raw {} / delivered {} / lost {} / 503 yet written {shed_but_written}; \
-         VmRSS before {rss_before} KiB, peak {rss_peak} KiB, after {rss_after} KiB",
+         with 503; expected in raw {} / delivered {} / lost {} / \
+         503 yet written {shed_but_written}; VmRSS before {rss_before} KiB, peak {rss_peak} KiB, after {rss_after} KiB",
         statuses.len(),
         accepted.len(),
         shed.len(),

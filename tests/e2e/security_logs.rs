@@ -1,9 +1,8 @@
-//! Security: no integration token, Jira webhook secret or sink signing secret ever leaves the
-//! process in a log, a topic or a metric. `auditstream run` (every role, debug logs) takes
-//! accepted, refused (bad signature, missing signature, unknown token) and delivered paths,
-//! logging JSON lines at trace level;
-//! then the test searches its stdout and stderr, every `integration.log` entry, every
-//! `raw.rejected` record (key, value and headers) and `/metrics` for each secret value.
+//! Security: no integration token, Jira webhook secret or sink secret ever leaves the process in
+//! a log, a topic or a metric. `auditstream run` (every role, JSON logs, auditstream's crates at
+//! trace level) takes accepted, refused (bad signature, missing signature, unknown token) and
+//! delivered paths; then the test searches its stdout and stderr, every `integration.log` entry,
+//! every `raw.rejected` record (key, value and headers) and `/metrics` for each secret value.
 
 use std::time::Duration;
 
