@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use rdkafka::producer::FutureRecord;
-use schema::v1::{Action, AuditEvent, FieldChange, RawEvent, RecordRef, User};
+use schema::v1::{AuditEvent, RawEvent};
 use schema::Message;
 
+use crate::bursts::{burst, FIELDS};
 use crate::support::{write_config, Auditstream, TestBroker};
 
 const SITE: &str = "https://faults.atlassian.net";
-const FIELDS: [&str; 3] = ["status", "assignee", "priority"];
 /// Records per produced batch; each record is a burst of `FIELDS.len()` events.
 const BATCH_RECORDS: u32 = 1_000;
 /// 34 batches: 102,000 raw events.
@@ -32,44 +32,6 @@ const KILL_EVERY: Duration = Duration::from_secs(4);
 const KILLS: usize = 8;
 /// The wait for the audits fails only when they stop coming for this long.
 const STALL: Duration = Duration::from_secs(90);
-
-/// One record's burst: a change of each field within the gap, by user `u{n}`.
-fn burst(record: u32, now_ms: i64) -> Vec<RawEvent> {
-    FIELDS
-        .iter()
-        .enumerate()
-        .map(|(i, field)| RawEvent {
-            integration_id: "faults".into(),
-            jira_site: SITE.into(),
-            delivery_id: format!("f-{record}-{i}"),
-            received_at_ms: now_ms + i as i64,
-            event_time_ms: now_ms + i as i64,
-            event_name: "jira:issue_updated".into(),
-            actor: Some(User {
-                id: format!("u{}", (record + i as u32) % 11),
-                name: format!("User {}", (record + i as u32) % 11),
-                ..Default::default()
-            }),
-            record: Some(RecordRef {
-                r#type: "issue".into(),
-                id: record.to_string(),
-            }),
-            action: Action::Update as i32,
-            changes: vec![FieldChange {
-                field_id: (*field).into(),
-                field_name: (*field).into(),
-                from: Some(format!("{field}-old-{record}")),
-                from_string: Some(format!("{field}-old-{record}")),
-                to: Some(format!("{field}-new-{record}")),
-                to_string: Some(format!("{field}-new-{record}")),
-            }],
-            dedup_key: format!("{SITE}|changelog|{record}-{i}"),
-            partition_key: format!("{SITE}|issue|{record}"),
-            known_event: true,
-            ..Default::default()
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collators_killed_every_few_seconds_lose_and_duplicate_nothing() {
@@ -122,7 +84,7 @@ async fn collators_killed_every_few_seconds_lose_and_duplicate_nothing() {
     for batch in 0..batches {
         let now = schema::now_ms();
         let events: Vec<RawEvent> = (0..BATCH_RECORDS)
-            .flat_map(|r| burst(batch * BATCH_RECORDS + r, now))
+            .flat_map(|r| burst(SITE, "faults", batch * BATCH_RECORDS + r, now))
             .collect();
         let encoded: Vec<(String, Vec<u8>)> = events
             .iter()

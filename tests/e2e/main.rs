@@ -1,6 +1,7 @@
 //! End-to-end tests: they drive the real `auditstream` binary against a Kafka-protocol broker
 //! (`AUDITSTREAM_TEST_BROKERS`, e.g. tansu in `.ci/run`; else an embedded broker).
 
+mod bursts;
 mod fixtures;
 mod support;
 

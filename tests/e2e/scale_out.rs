@@ -6,51 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use schema::v1::{Action, AuditEvent, FieldChange, RawEvent, RecordRef, User};
+use schema::v1::AuditEvent;
 use schema::Message;
 
+use crate::bursts::{burst, FIELDS};
 use crate::support::{eventually, write_config, Auditstream, TestBroker};
 
 const SITE: &str = "https://scale.atlassian.net";
-const FIELDS: [&str; 3] = ["status", "assignee", "priority"];
-
-/// One record's burst of three changes: (field, from, to) per change, by user `u{n}`.
-fn burst(record: u32, now_ms: i64) -> Vec<RawEvent> {
-    FIELDS
-        .iter()
-        .enumerate()
-        .map(|(i, field)| RawEvent {
-            integration_id: "scale".into(),
-            jira_site: SITE.into(),
-            delivery_id: format!("d-{record}-{i}"),
-            received_at_ms: now_ms + i as i64,
-            event_time_ms: now_ms + i as i64,
-            event_name: "jira:issue_updated".into(),
-            actor: Some(User {
-                id: format!("u{}", (record + i as u32) % 7),
-                name: format!("User {}", (record + i as u32) % 7),
-                ..Default::default()
-            }),
-            record: Some(RecordRef {
-                r#type: "issue".into(),
-                id: record.to_string(),
-            }),
-            action: Action::Update as i32,
-            changes: vec![FieldChange {
-                field_id: (*field).into(),
-                field_name: (*field).into(),
-                from: Some(format!("{field}-old-{record}")),
-                from_string: Some(format!("{field}-old-{record}")),
-                to: Some(format!("{field}-new-{record}")),
-                to_string: Some(format!("{field}-new-{record}")),
-            }],
-            dedup_key: format!("{SITE}|changelog|{record}-{i}"),
-            partition_key: format!("{SITE}|issue|{record}"),
-            known_event: true,
-            ..Default::default()
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_collators_killed_and_stopped_lose_and_duplicate_nothing() {
@@ -74,7 +36,7 @@ async fn three_collators_killed_and_stopped_lose_and_duplicate_nothing() {
         let now = schema::now_ms();
         for r in 0..PER_ROUND {
             let record = round * PER_ROUND + r;
-            for event in burst(record, now) {
+            for event in burst(SITE, "scale", record, now) {
                 broker
                     .produce(
                         &producer,
