@@ -13,7 +13,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::kafka::KafkaConfig;
+use crate::kafka::{KafkaConfig, QuietEof};
 use crate::{Error, Result};
 
 /// Reads `partitions` of `topic` (all when `None`) from the beginning until each reports EOF,
@@ -35,8 +35,8 @@ pub fn read_to_end(
     config.set("enable.partition.eof", "true");
     config.set("auto.offset.reset", "earliest");
     config.set("isolation.level", "read_committed");
-    let consumer: BaseConsumer = config
-        .create()
+    let consumer: BaseConsumer<QuietEof> = config
+        .create_with_context(QuietEof)
         .map_err(|e| Error::kafka("creating reader", e))?;
     let all: Vec<i32> = match partitions {
         Some(p) => p.to_vec(),

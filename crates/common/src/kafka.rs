@@ -200,3 +200,24 @@ impl KafkaConfig {
         Ok(count)
     }
 }
+
+/// Consumer context for consumers that read partition EOF as their caught-up signal:
+/// librdkafka also hands every EOF to the context's error callback as a "global error", which
+/// the default context logs at ERROR. Here EOF is traced; every other error still logs as ERROR.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct QuietEof;
+
+impl rdkafka::client::ClientContext for QuietEof {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        if matches!(
+            error,
+            rdkafka::error::KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        ) {
+            tracing::trace!(reason, "partition EOF");
+        } else {
+            tracing::error!(error = %error, reason, "librdkafka error");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for QuietEof {}

@@ -45,7 +45,7 @@ pub async fn demo(
     let server_token = random_hex(32);
     config.collator.gap = gap;
     config.ingest.integrations = demo_integrations(&cloud_token, &cloud_secret, &server_token)?;
-    let _embedded = prepare_cluster(&mut config, Roles::ALL).await?;
+    let embedded = prepare_cluster(&mut config, Roles::ALL).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the demo's ingest port")?;
@@ -89,6 +89,9 @@ pub async fn demo(
         "demo: {} webhooks posted, {audits} collated audits delivered to stdout (JSON lines above)",
         SAMPLES.len() + 1
     );
+    // The process ends here. Clients of the roles may still be closing in the background; left
+    // to the exit, the in-memory broker does not vanish under them (they would log it as down).
+    std::mem::forget(embedded);
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::kafka::KafkaConfig;
+use common::kafka::QuietEof;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message as _};
@@ -39,10 +40,10 @@ pub async fn assigned_consumer(
     kafka: &KafkaConfig,
     group_id: &str,
     topics: &[String],
-) -> Result<StreamConsumer> {
-    let consumer: StreamConsumer = kafka
+) -> Result<StreamConsumer<QuietEof>> {
+    let consumer: StreamConsumer<QuietEof> = kafka
         .consumer_config(group_id)
-        .create()
+        .create_with_context(QuietEof)
         .map_err(|e| Error::kafka("creating consumer", e))?;
     let mut tpl = TopicPartitionList::new();
     for topic in topics {
@@ -64,7 +65,7 @@ pub async fn assigned_consumer(
     Ok(consumer)
 }
 
-pub fn commit(consumer: &StreamConsumer, tracker: &OffsetTracker, mode: CommitMode) {
+pub fn commit(consumer: &StreamConsumer<QuietEof>, tracker: &OffsetTracker, mode: CommitMode) {
     if let Some(tpl) = tracker.take_committable() {
         match consumer.commit(&tpl, mode) {
             Ok(()) => metrics::counter!(COMMITS_TOTAL).increment(1),
@@ -74,7 +75,7 @@ pub fn commit(consumer: &StreamConsumer, tracker: &OffsetTracker, mode: CommitMo
 }
 
 /// Drops a consumer off the async runtime: librdkafka's close can block (rust-rdkafka #509).
-pub async fn close(consumer: StreamConsumer) {
+pub async fn close(consumer: StreamConsumer<QuietEof>) {
     let closing = tokio::task::spawn_blocking(move || drop(consumer));
     if tokio::time::timeout(Duration::from_secs(10), closing)
         .await
