@@ -1,7 +1,7 @@
 //! Synthetic raw events for the collator scenarios: one record's burst of changes, one per
 //! field, within the gap, as ingest would have written them.
 
-use schema::v1::{Action, FieldChange, RawEvent, RecordRef, User};
+use schema::v1::{Action, AuditEvent, FieldChange, RawEvent, RecordRef, User};
 
 /// The fields every burst changes, in change order.
 pub const FIELDS: [&str; 3] = ["status", "assignee", "priority"];
@@ -43,4 +43,22 @@ pub fn burst(site: &str, integration: &str, record: u32, now_ms: i64) -> Vec<Raw
             ..Default::default()
         })
         .collect()
+}
+
+/// Asserts that `audit` is the collated audit of `record`'s [`burst`]: every field once, in
+/// change order, first old value to last new value, three events applied.
+pub fn assert_burst_audit(record: &str, audit: &AuditEvent) {
+    let fields: Vec<&str> = audit.changes.iter().map(|c| c.field_id.as_str()).collect();
+    assert_eq!(fields, FIELDS, "record {record}");
+    for change in &audit.changes {
+        assert_eq!(
+            change.value.as_deref(),
+            Some(format!("{}-new-{record}", change.field_id).as_str())
+        );
+        assert_eq!(
+            change.previous_value.as_deref(),
+            Some(format!("{}-old-{record}", change.field_id).as_str())
+        );
+    }
+    assert_eq!(audit.source_event_count, 3, "record {record}");
 }

@@ -14,11 +14,11 @@ use rdkafka::producer::FutureRecord;
 use schema::v1::{AuditEvent, RawEvent};
 use schema::Message;
 
-use crate::bursts::{burst, FIELDS};
+use crate::bursts::{assert_burst_audit, burst};
 use crate::support::{write_config, Auditstream, TestBroker};
 
 const SITE: &str = "https://faults.atlassian.net";
-/// Records per produced batch; each record is a burst of `FIELDS.len()` events.
+/// Records per produced batch; each record is a burst of `bursts::FIELDS.len()` events.
 const BATCH_RECORDS: u32 = 1_000;
 /// 34 batches: 102,000 raw events.
 const BATCHES: u32 = 34;
@@ -165,20 +165,7 @@ async fn collators_killed_every_few_seconds_lose_and_duplicate_nothing() {
             1,
             "record {record}: one audit after dedup by id"
         );
-        let audit = &audits[0];
-        let fields: Vec<&str> = audit.changes.iter().map(|c| c.field_id.as_str()).collect();
-        assert_eq!(fields, FIELDS, "record {record}");
-        for change in &audit.changes {
-            assert_eq!(
-                change.value.as_deref(),
-                Some(format!("{}-new-{record}", change.field_id).as_str())
-            );
-            assert_eq!(
-                change.previous_value.as_deref(),
-                Some(format!("{}-old-{record}", change.field_id).as_str())
-            );
-        }
-        assert_eq!(audit.source_event_count, 3, "record {record}");
+        assert_burst_audit(record, &audits[0]);
     }
 }
 

@@ -15,18 +15,23 @@ const CLOUD_SECRET: &str = "It's a Secret to Everybody";
 const SERVER_TOKEN: &str = "server-token-0123456789abcdef012";
 
 pub fn integrations() -> String {
+    integrations_with(CLOUD_TOKEN, CLOUD_SECRET, SERVER_TOKEN)
+}
+
+/// Two integrations: a Cloud one that signs (`secret`) and a token-only Server one.
+pub fn integrations_with(cloud_token: &str, cloud_secret: &str, server_token: &str) -> String {
     format!(
         r#"
 [[ingest.integrations]]
 id = "cloud"
-token = "{CLOUD_TOKEN}"
-secret = "{CLOUD_SECRET}"
+token = "{cloud_token}"
+secret = "{cloud_secret}"
 run_as = "ops@example.com"
 jira_site = "https://example.atlassian.net"
 
 [[ingest.integrations]]
 id = "server"
-token = "{SERVER_TOKEN}"
+token = "{server_token}"
 run_as = "ops@example.com"
 jira_site = "https://jira.example.com"
 "#

@@ -12,6 +12,7 @@ use schema::v1::IntegrationLogEntry;
 use schema::Message;
 
 use crate::fixtures::{post, CLOUD_ASSIGNEE, CLOUD_STATUS, SERVER_RESOLVED};
+use crate::pipeline::integrations_with;
 use crate::receiver::{Receiver, SINK_SECRET};
 use crate::support::{eventually, free_port, wait_healthy, write_config, Auditstream, TestBroker};
 
@@ -50,23 +51,12 @@ fn leaks(bytes: &[u8]) -> Vec<&'static str> {
 }
 
 fn config(port: u16, group: &str, sink_url: &str) -> String {
+    let integrations = integrations_with(CLOUD_TOKEN, CLOUD_SECRET, SERVER_TOKEN);
     format!(
         r#"[ingest]
 listen = "127.0.0.1:{port}"
 
-[[ingest.integrations]]
-id = "cloud"
-token = "{CLOUD_TOKEN}"
-secret = "{CLOUD_SECRET}"
-run_as = "ops@example.com"
-jira_site = "https://example.atlassian.net"
-
-[[ingest.integrations]]
-id = "server"
-token = "{SERVER_TOKEN}"
-run_as = "ops@example.com"
-jira_site = "https://jira.example.com"
-
+{integrations}
 [collator]
 gap = "1s"
 group_id = "{group}-c"
