@@ -1,8 +1,11 @@
 //! A webhook receiver hosted by the test: it verifies each delivery's Standard Webhooks
 //! signature with `emitter::signing::verify`, checks that `webhook-id` is the audit's id, and
-//! records what it accepted (2xx) and refused.
+//! records what it accepted (2xx) and refused. Like a receiver that follows the Standard
+//! Webhooks contract, it applies each `webhook-id` once: a redelivery of an id it already
+//! applied is acknowledged and compared with the first body, and a redelivery with a different
+//! body (which such a receiver could not recognise as the same audit) is recorded as a conflict.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +22,10 @@ struct ReceiverState {
     pause: Duration,
     accepted: Mutex<Vec<String>>,
     refused: Mutex<Vec<String>>,
+    /// The first body applied for each audit id.
+    applied: Mutex<HashMap<String, Bytes>>,
+    /// Audit ids redelivered with a body other than the one applied.
+    conflicts: Mutex<Vec<String>>,
 }
 
 pub struct Receiver {
@@ -34,6 +41,8 @@ impl Receiver {
             pause,
             accepted: Mutex::new(Vec::new()),
             refused: Mutex::new(Vec::new()),
+            applied: Mutex::new(HashMap::new()),
+            conflicts: Mutex::new(Vec::new()),
         });
         let app = axum::Router::new()
             .route("/hook", axum::routing::post(receive))
@@ -56,6 +65,12 @@ impl Receiver {
     /// Deliveries refused because their signature or id did not verify.
     pub fn refused(&self) -> Vec<String> {
         self.state.refused.lock().unwrap().clone()
+    }
+
+    /// Audit ids whose redelivery carried another body than the first: each one an audit a
+    /// receiver deduplicating on `webhook-id` would get wrong.
+    pub fn conflicts(&self) -> Vec<String> {
+        self.state.conflicts.lock().unwrap().clone()
     }
 
     /// How often each accepted audit id arrived.
@@ -107,6 +122,15 @@ async fn receive(
         return StatusCode::UNAUTHORIZED;
     }
     tokio::time::sleep(state.pause).await;
+    let mut applied = state.applied.lock().unwrap();
+    match applied.get(&audit_id) {
+        Some(first) if *first != body => state.conflicts.lock().unwrap().push(audit_id.clone()),
+        Some(_) => {}
+        None => {
+            applied.insert(audit_id.clone(), body);
+        }
+    }
+    drop(applied);
     state.accepted.lock().unwrap().push(audit_id);
     StatusCode::OK
 }
