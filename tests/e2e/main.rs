@@ -10,6 +10,7 @@ mod ingest_durability;
 mod pipeline;
 mod scale_out;
 
+mod faults_broker_restart;
 mod faults_collator;
 mod faults_emitter;
 mod faults_ingest_overload;
