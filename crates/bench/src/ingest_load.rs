@@ -1,6 +1,7 @@
 //! The ingest scenario: concurrent HTTP clients posting real Jira fixture bodies to
 //! `ingest::serve` (writes acknowledged by the broker with `acks=all`), beside a bare axum
-//! server answering `200 OK` measured in the same run, as the limit of HTTP on this machine.
+//! server answering `200 OK` measured in the same run, as the limit of HTTP on this machine, and
+//! ingest's broker writes alone (`ingest_writes`), as the limit of the broker and its client.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{self, fresh_config, fresh_prefix};
+use crate::ingest_writes;
 use crate::report::{Distribution, Table};
 use crate::Error;
 
@@ -38,11 +40,17 @@ pub fn fixture_bodies(dir: &Path) -> Result<Vec<Vec<u8>>, Error> {
 
 /// What one load run measured.
 #[derive(Debug)]
-struct Load {
-    requests: usize,
-    failures: usize,
-    elapsed: Duration,
-    latency_ms: Distribution,
+pub(crate) struct Load {
+    pub requests: usize,
+    pub failures: usize,
+    pub elapsed: Duration,
+    pub latency_ms: Distribution,
+}
+
+impl Load {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
 }
 
 /// Runs both servers under the same load and adds the rows to `table`.
@@ -74,7 +82,7 @@ pub async fn run(
     let ingest_url = format!("http://{}/webhooks/jira/{TOKEN}", addr(&listener)?);
     let ingest_task = tokio::spawn(ingest::serve(
         listener,
-        kafka,
+        kafka.clone(),
         ingest_config()?,
         shutdown.clone(),
     ));
@@ -82,7 +90,9 @@ pub async fn run(
     // Warm both up (connections, producer metadata) before measuring.
     load(&bare_url, clients, Duration::from_secs(1), &bodies).await?;
     load(&ingest_url, clients, Duration::from_secs(2), &bodies).await?;
+    ingest_writes::load(&kafka, clients, Duration::from_secs(1), &bodies).await?;
     let bare_load = load(&bare_url, clients, duration, &bodies).await?;
+    let writes_load = ingest_writes::load(&kafka, clients, duration, &bodies).await?;
     let ingest_load = load(&ingest_url, clients, duration, &bodies).await?;
     shutdown.cancel();
     ingest_task
@@ -92,9 +102,10 @@ pub async fn run(
 
     for (name, l) in [
         ("bare axum 200 OK", &bare_load),
+        ("broker writes alone (acks=all)", &writes_load),
         ("ingest (acks=all)", &ingest_load),
     ] {
-        let rate = l.requests as f64 / l.elapsed.as_secs_f64();
+        let rate = l.rate();
         table.row(
             "ingest",
             &format!("{name}: requests/s"),
@@ -108,18 +119,23 @@ pub async fn run(
             &conditions,
         );
     }
-    let ratio = (ingest_load.requests as f64 / ingest_load.elapsed.as_secs_f64())
-        / (bare_load.requests as f64 / bare_load.elapsed.as_secs_f64());
-    table.row(
-        "ingest",
-        "ingest / bare axum",
-        format!("{ratio:.2}×"),
-        &conditions,
-    );
-    if ingest_load.failures > 0 {
+    for (name, ratio) in [
+        ("ingest / bare axum", ingest_load.rate() / bare_load.rate()),
+        (
+            "broker writes alone / bare axum",
+            writes_load.rate() / bare_load.rate(),
+        ),
+        (
+            "ingest / broker writes alone",
+            ingest_load.rate() / writes_load.rate(),
+        ),
+    ] {
+        table.row("ingest", name, format!("{ratio:.2}×"), &conditions);
+    }
+    if ingest_load.failures + writes_load.failures > 0 {
         return Err(Error::Verification(format!(
-            "{} ingest requests were not accepted",
-            ingest_load.failures
+            "{} ingest requests were not accepted, {} broker writes failed",
+            ingest_load.failures, writes_load.failures
         )));
     }
     Ok(())

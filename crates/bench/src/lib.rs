@@ -16,6 +16,7 @@ mod config;
 pub mod emit;
 mod error;
 pub mod ingest_load;
+pub mod ingest_writes;
 pub mod memory;
 pub mod report;
 pub mod verify;
