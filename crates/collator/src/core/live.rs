@@ -109,16 +109,16 @@ fn non_empty(s: &str) -> Option<&str> {
 
 /// `AuditChange` (field 9 of `AuditEvent`), length-delimited.
 fn put_change(c: MergedChange<'_>, buf: &mut Vec<u8>) {
-    let len = str_len(1, non_empty(&c.first.field_id))
-        + str_len(2, non_empty(&c.first.field_name))
+    let len = str_len(1, non_empty(c.first.field_id))
+        + str_len(2, non_empty(c.first.field_name))
         + str_len(3, c.value())
         + str_len(4, c.previous_value())
         + str_len(5, c.value_id())
         + str_len(6, c.previous_value_id());
     encode_key(9, WireType::LengthDelimited, buf);
     encode_varint(len as u64, buf);
-    put_str(1, &c.first.field_id, buf);
-    put_str(2, &c.first.field_name, buf);
+    put_str(1, c.first.field_id, buf);
+    put_str(2, c.first.field_name, buf);
     put_opt_str(3, c.value(), buf);
     put_opt_str(4, c.previous_value(), buf);
     put_opt_str(5, c.value_id(), buf);
