@@ -115,6 +115,7 @@ impl PartitionCollator {
                         open: None,
                         closed: None,
                         timers: 0,
+                        scheduled: None,
                         dirty: false,
                     },
                 )
@@ -264,9 +265,12 @@ impl PartitionCollator {
         self.watermark = watermark;
         while self.timers.next_at().is_some_and(|at| at <= watermark) {
             let records = &self.records;
-            if let Some((_, n)) = self.timers.pop(|a, b| records.key_cmp(a, b)) {
+            if let Some((at, n)) = self.timers.pop(|a, b| records.key_cmp(a, b)) {
                 if let Some(slot) = self.records.get_mut(n) {
                     slot.timers -= 1;
+                    if slot.scheduled == Some(at) {
+                        slot.scheduled = None;
+                    }
                 }
                 self.examine(n);
                 self.records.release(n, &mut self.key_buf);
@@ -320,7 +324,7 @@ impl PartitionCollator {
         let merged = merge_window(&window, key, slot.id.as_str(), &slot.origin, deadline, &s);
         let closed = slot.closed.get_or_insert_with(Box::default);
         closed.closed_through_offset = closed.closed_through_offset.max(window.max_offset());
-        for e in window.entries() {
+        for e in window.entry_heads() {
             if !closed.emitted.iter().any(|k| k.dedup_key == e.dedup_key) {
                 closed.emitted.push(EmittedKey {
                     dedup_key: e.dedup_key.to_owned(),
@@ -355,6 +359,10 @@ impl PartitionCollator {
                 .unwrap_or(i64::MIN),
             (None, None) => i64::MIN,
         };
+        if slot.scheduled == Some(at) {
+            return;
+        }
+        slot.scheduled = Some(at);
         slot.timers += 1;
         let records = &self.records;
         self.timers.push((at, n), |a, b| records.key_cmp(a, b));

@@ -195,6 +195,11 @@ impl SessionWindow {
         frames(&self.entries).map(|(_, body)| EntryView::parse(body))
     }
 
+    /// The entries' dedup keys, times and offsets only.
+    pub(crate) fn entry_heads(&self) -> impl Iterator<Item = EntryView<'_>> {
+        frames(&self.entries).map(|(_, body)| EntryView::parse_head(body))
+    }
+
     fn extra_field(&self, tag: u32) -> Option<&[u8]> {
         let extra = self.extra.as_deref()?;
         wire::Fields::new(extra).find_map(|(t, v)| match v {
@@ -298,7 +303,7 @@ impl SessionWindow {
 
     /// The largest raw offset applied to this window.
     pub fn max_offset(&self) -> i64 {
-        self.entries().map(|e| e.offset).max().unwrap_or(-1)
+        self.entry_heads().map(|e| e.offset).max().unwrap_or(-1)
     }
 
     fn widen(&mut self, received_at_ms: i64) {
@@ -312,19 +317,18 @@ impl SessionWindow {
         self.widen(event.received_at_ms);
         let key = (
             entry_time(event.event_time_ms, event.received_at_ms),
-            event.dedup_key.as_str(),
+            event.dedup_key.as_bytes(),
         );
         let mut at = self.entries.len();
         let mut found = None;
         for (span, body) in frames(&self.entries) {
-            let e = EntryView::parse_head(body);
-            if e.dedup_key == event.dedup_key {
-                found = Some((span, e.received_at_ms));
+            let (dedup_key, (event_time, received_at, _)) = EntryView::head(body);
+            if dedup_key == event.dedup_key.as_bytes() {
+                found = Some((span, received_at));
                 break;
             }
-            if at == self.entries.len()
-                && (entry_time(e.event_time_ms, e.received_at_ms), e.dedup_key) >= key
-            {
+            // Byte order is `str` order.
+            if at == self.entries.len() && (entry_time(event_time, received_at), dedup_key) >= key {
                 at = span.start;
             }
         }

@@ -150,18 +150,28 @@ impl<'a> EntryView<'a> {
 
     /// Only the fields an entry is ordered and deduplicated by (1 to 4, written first).
     pub fn parse_head(body: &'a [u8]) -> Self {
+        let (dedup_key, time) = Self::head(body);
         let mut e = EntryView::parse(&[]);
         e.body = body;
+        e.dedup_key = as_str(dedup_key);
+        (e.event_time_ms, e.received_at_ms, e.offset) = time;
+        e
+    }
+
+    /// The dedup key's bytes and (event time, received at, offset), not checked as UTF-8:
+    /// what inserting into a window compares, once per entry.
+    pub fn head(body: &'a [u8]) -> (&'a [u8], (i64, i64, i64)) {
+        let (mut dedup_key, mut t) = (&[][..], (0, 0, 0));
         for (tag, v) in Fields::new(body) {
             match (tag, v) {
-                (1, Value::Bytes(b)) => e.dedup_key = as_str(b),
-                (2, Value::Varint(n)) => e.event_time_ms = n as i64,
-                (3, Value::Varint(n)) => e.received_at_ms = n as i64,
-                (4, Value::Varint(n)) => e.offset = n as i64,
+                (1, Value::Bytes(b)) => dedup_key = b,
+                (2, Value::Varint(n)) => t.0 = n as i64,
+                (3, Value::Varint(n)) => t.1 = n as i64,
+                (4, Value::Varint(n)) => t.2 = n as i64,
                 _ => break,
             }
         }
-        e
+        (dedup_key, t)
     }
 
     pub fn changes(&self) -> impl Iterator<Item = ChangeView<'a>> + 'a {
