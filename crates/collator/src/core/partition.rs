@@ -115,7 +115,8 @@ impl PartitionCollator {
                         open: None,
                         closed: None,
                         timers: 0,
-                        scheduled: None,
+                        scheduled: 0,
+                        scheduled_pending: false,
                         dirty: false,
                     },
                 )
@@ -268,8 +269,8 @@ impl PartitionCollator {
             if let Some((at, n)) = self.timers.pop(|a, b| records.key_cmp(a, b)) {
                 if let Some(slot) = self.records.get_mut(n) {
                     slot.timers -= 1;
-                    if slot.scheduled == Some(at) {
-                        slot.scheduled = None;
+                    if slot.scheduled_pending && slot.scheduled == at {
+                        slot.scheduled_pending = false;
                     }
                 }
                 self.examine(n);
@@ -359,10 +360,10 @@ impl PartitionCollator {
                 .unwrap_or(i64::MIN),
             (None, None) => i64::MIN,
         };
-        if slot.scheduled == Some(at) {
+        if slot.scheduled_pending && slot.scheduled == at {
             return;
         }
-        slot.scheduled = Some(at);
+        (slot.scheduled, slot.scheduled_pending) = (at, true);
         slot.timers += 1;
         let records = &self.records;
         self.timers.push((at, n), |a, b| records.key_cmp(a, b));

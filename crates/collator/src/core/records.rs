@@ -102,9 +102,10 @@ pub(crate) struct Slot {
     pub closed: Option<Box<ClosedRecord>>,
     /// Timers scheduled for this record and not yet fired.
     pub timers: u32,
-    /// The time of the last timer scheduled, while it has not fired: scheduling the same
-    /// time again adds nothing (an ordered set of timers would hold it once).
-    pub scheduled: Option<i64>,
+    /// The time of the last timer scheduled, while `scheduled_pending` (it has not fired):
+    /// scheduling the same time again adds nothing (an ordered set would hold it once).
+    pub scheduled: i64,
+    pub scheduled_pending: bool,
     /// In the dirty list (its `collator-state` changed since the last flush).
     pub dirty: bool,
 }

@@ -40,8 +40,17 @@ pub struct SessionWindow {
     /// Encoded `entries` fields (tag 8, length, `WindowEntry`), sorted.
     entries: Vec<u8>,
     /// The header fields 1, 2, 3 and 7 that are not derived, encoded in tag order.
-    extra: Option<Box<[u8]>>,
+    /// Boxed twice so a window without it (most) spends one word on it.
+    extra: Option<Box<HeaderExtra>>,
     flags: u8,
+}
+
+/// Encoded header fields of a window that its record's key and origin do not say.
+#[derive(Debug, Clone, PartialEq)]
+struct HeaderExtra(Box<[u8]>);
+
+fn boxed(extra: Vec<u8>) -> Option<Box<HeaderExtra>> {
+    (!extra.is_empty()).then(|| Box::new(HeaderExtra(extra.into_boxed_slice())))
 }
 
 /// What a window's header says, borrowed.
@@ -137,7 +146,7 @@ impl SessionWindow {
             first_received_ms: event.received_at_ms,
             last_received_ms: event.received_at_ms,
             entries: Vec::new(),
-            extra: (!extra.is_empty()).then(|| extra.into_boxed_slice()),
+            extra: boxed(extra),
             flags,
         };
         w.insert(event, offset);
@@ -185,7 +194,7 @@ impl SessionWindow {
             first_received_ms: state.first_received_ms,
             last_received_ms: state.last_received_ms,
             entries,
-            extra: (!extra.is_empty()).then(|| extra.into_boxed_slice()),
+            extra: boxed(extra),
             flags,
         }
     }
@@ -201,7 +210,7 @@ impl SessionWindow {
     }
 
     fn extra_field(&self, tag: u32) -> Option<&[u8]> {
-        let extra = self.extra.as_deref()?;
+        let extra = &self.extra.as_deref()?.0;
         wire::Fields::new(extra).find_map(|(t, v)| match v {
             wire::Value::Bytes(b) if t == tag => Some(b),
             _ => None,
@@ -265,7 +274,7 @@ impl SessionWindow {
             put_str(1, t, buf);
             put_str(2, id, buf);
         }
-        for (tag, v) in wire::Fields::new(self.extra.as_deref().unwrap_or_default()) {
+        for (tag, v) in wire::Fields::new(self.extra.as_deref().map_or(&[][..], |e| &e.0)) {
             if let (2 | 3, wire::Value::Bytes(b)) = (tag, v) {
                 put_len(tag, b.len(), buf);
                 buf.extend_from_slice(b);
