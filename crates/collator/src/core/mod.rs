@@ -16,6 +16,8 @@ mod live_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+mod state_tests;
+#[cfg(test)]
 mod tests;
 
 pub use ids::{audit_id, live_audit_id, record_key};
