@@ -12,7 +12,6 @@ use super::merge::{merge_window, Merged};
 use super::records::{key_hash, Origins, RecordId, Records, Slot};
 use super::timers::Timers;
 use super::window::SessionWindow;
-use super::wire::put_len;
 use super::Settings;
 
 /// What applying one raw event did.
@@ -409,7 +408,7 @@ impl PartitionCollator {
             slot.write_key(&mut key);
             let value = slot
                 .present()
-                .then(|| encode_state(slot, &key, self.partition, &mut window));
+                .then(|| slot.encode_state(&key, self.partition, &mut window));
             out.push((key, value));
             self.records.release(n, &mut self.key_buf);
         }
@@ -419,30 +418,4 @@ impl PartitionCollator {
     pub fn take_stats(&mut self) -> Stats {
         std::mem::take(&mut self.stats)
     }
-}
-
-/// The `RecordState` of a present record, as prost encodes it. `window` is scratch space.
-fn encode_state(slot: &Slot, key: &str, partition: i32, window: &mut Vec<u8>) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let closed_before = match (&slot.open, &slot.closed) {
-        (Some(w), c) => {
-            window.clear();
-            w.encode_state(key, slot.id.as_str(), &slot.origin, window);
-            put_len(1, window.len(), &mut buf);
-            buf.extend_from_slice(window);
-            c.as_deref()
-        }
-        (None, Some(c)) => {
-            prost::encoding::message::encode(2, c.as_ref(), &mut buf);
-            None
-        }
-        (None, None) => None,
-    };
-    if partition != 0 {
-        prost::encoding::int32::encode(3, &partition, &mut buf);
-    }
-    if let Some(c) = closed_before {
-        prost::encoding::message::encode(4, c, &mut buf);
-    }
-    buf
 }

@@ -10,6 +10,7 @@ use schema::v1::ClosedRecord;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::window::SessionWindow;
+use super::wire::put_len;
 
 /// What the records of one site, type, integration and workspace share.
 #[derive(Debug, PartialEq, Eq)]
@@ -124,6 +125,32 @@ impl Slot {
         buf.clear();
         buf.push_str(&self.origin.key_prefix);
         buf.push_str(self.id.as_str());
+    }
+
+    /// The `RecordState` of a present record, as prost encodes it. `window` is scratch space.
+    pub fn encode_state(&self, key: &str, partition: i32, window: &mut Vec<u8>) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let closed_before = match (&self.open, &self.closed) {
+            (Some(w), c) => {
+                window.clear();
+                w.encode_state(key, self.id.as_str(), &self.origin, window);
+                put_len(1, window.len(), &mut buf);
+                buf.extend_from_slice(window);
+                c.as_deref()
+            }
+            (None, Some(c)) => {
+                prost::encoding::message::encode(2, c.as_ref(), &mut buf);
+                None
+            }
+            (None, None) => None,
+        };
+        if partition != 0 {
+            prost::encoding::int32::encode(3, &partition, &mut buf);
+        }
+        if let Some(c) = closed_before {
+            prost::encoding::message::encode(4, c, &mut buf);
+        }
+        buf
     }
 
     /// The order of the keys as strings (`BTreeSet<String>` order).
