@@ -32,7 +32,7 @@ pub fn encode_live(record_key: &str, event: &RawEvent, s: &Settings) -> Option<L
     } else {
         event.partition_key.as_str()
     };
-    let mut buf = Vec::with_capacity(256);
+    let mut buf = Vec::with_capacity(capacity_for(event, key));
     let id = live_audit_id(record_key, &event.dedup_key);
     if id != 0 {
         encoding::uint64::encode(1, &id, &mut buf);
@@ -81,6 +81,45 @@ pub fn encode_live(record_key: &str, event: &RawEvent, s: &Settings) -> Option<L
     })
 }
 
+/// Room for the live audit of `event`, so its buffer is not grown while it is written: every
+/// string it copies (the author twice), and a generous 3 bytes of tag and length per field.
+fn capacity_for(event: &RawEvent, key: &str) -> usize {
+    let user = event.actor.as_ref().map_or(0, |u| {
+        u.id.len()
+            + u.name.len()
+            + u.email.len()
+            + u.account_id.len()
+            + u.username.len()
+            + u.user_key.len()
+            + 24
+    });
+    let record = |r: &Option<schema::v1::RecordRef>| {
+        r.as_ref().map_or(0, |r| r.r#type.len() + r.id.len() + 9)
+    };
+    let changes: usize = event
+        .changes
+        .iter()
+        .map(|c| {
+            let opt = |v: &Option<String>| v.as_ref().map_or(0, String::len);
+            c.field_id.len()
+                + c.field_name.len()
+                + opt(&c.from)
+                + opt(&c.from_string)
+                + opt(&c.to)
+                + opt(&c.to_string)
+                + 24
+        })
+        .sum();
+    96 + 2 * user
+        + record(&event.record)
+        + record(&event.associated)
+        + changes
+        + event.workspace.len()
+        + event.integration_id.len()
+        + event.jira_site.len()
+        + key.len()
+}
+
 /// A proto3 `string` field: left out when empty.
 fn put_str(tag: u32, s: &str, buf: &mut Vec<u8>) {
     if !s.is_empty() {
@@ -109,16 +148,16 @@ fn non_empty(s: &str) -> Option<&str> {
 
 /// `AuditChange` (field 9 of `AuditEvent`), length-delimited.
 fn put_change(c: MergedChange<'_>, buf: &mut Vec<u8>) {
-    let len = str_len(1, non_empty(&c.first.field_id))
-        + str_len(2, non_empty(&c.first.field_name))
+    let len = str_len(1, non_empty(c.first.field_id))
+        + str_len(2, non_empty(c.first.field_name))
         + str_len(3, c.value())
         + str_len(4, c.previous_value())
         + str_len(5, c.value_id())
         + str_len(6, c.previous_value_id());
     encode_key(9, WireType::LengthDelimited, buf);
     encode_varint(len as u64, buf);
-    put_str(1, &c.first.field_id, buf);
-    put_str(2, &c.first.field_name, buf);
+    put_str(1, c.first.field_id, buf);
+    put_str(2, c.first.field_name, buf);
     put_opt_str(3, c.value(), buf);
     put_opt_str(4, c.previous_value(), buf);
     put_opt_str(5, c.value_id(), buf);

@@ -1,9 +1,11 @@
 //! Merge rules (DESIGN §3.2): a window's entries become one audit.
 
-use schema::v1::{Action, AuditChange, AuditEvent, FieldChange, RawEvent, User, WindowEntry};
+use schema::v1::{Action, AuditChange, AuditEvent, RawEvent, User};
 
 use super::ids::{audit_id, live_audit_id};
-use super::window::SessionWindow;
+use super::records::Origin;
+use super::window::{Header, SessionWindow};
+use super::wire::{self, ChangeView, EntryView};
 use super::Settings;
 
 /// What closing a window yields.
@@ -14,38 +16,27 @@ pub enum Merged {
     Empty,
 }
 
-/// The record-level facts an audit repeats from its window.
-struct Header<'a> {
-    record_key: &'a str,
-    partition_key: &'a str,
-    auditable: Option<schema::v1::RecordRef>,
-    associated: Option<schema::v1::RecordRef>,
-    workspace: &'a str,
-    integration_id: &'a str,
-    jira_site: &'a str,
-}
-
-/// Merges a closed window whose deadline is `deadline_ms`.
-pub fn merge_window(window: &SessionWindow, deadline_ms: i64, s: &Settings) -> Merged {
-    let st = window.state();
-    let header = Header {
-        record_key: &st.record_key,
-        partition_key: &st.partition_key,
-        auditable: st.record.clone(),
-        associated: st.associated.clone(),
-        workspace: &st.workspace,
-        integration_id: &st.integration_id,
-        jira_site: &st.jira_site,
-    };
-    let Some(first) = st.entries.first() else {
+/// Merges a closed window whose deadline is `deadline_ms`; `record_key` is its record's key,
+/// `record_id` the id the key ends with.
+pub(crate) fn merge_window(
+    window: &SessionWindow,
+    record_key: &str,
+    record_id: &str,
+    origin: &Origin,
+    deadline_ms: i64,
+    s: &Settings,
+) -> Merged {
+    let entries: Vec<EntryView<'_>> = window.entries().collect();
+    let Some(first) = entries.first() else {
         return Merged::Empty;
     };
-    let id = audit_id(&st.record_key, &first.dedup_key);
+    let header = window.header(record_key, record_id, origin);
+    let id = audit_id(header.record_key, first.dedup_key);
     build(
-        &header,
-        &st.entries,
+        header,
+        &entries,
         id,
-        st.first_received_ms,
+        window.first_received_ms(),
         deadline_ms,
         false,
         s,
@@ -57,7 +48,7 @@ pub fn live_audit(record_key: &str, event: &RawEvent, s: &Settings) -> Merged {
     let header = Header {
         record_key,
         partition_key: &event.partition_key,
-        auditable: event.record.clone(),
+        record: event.record.clone(),
         associated: event.associated.clone(),
         workspace: &event.workspace,
         integration_id: &event.integration_id,
@@ -65,7 +56,7 @@ pub fn live_audit(record_key: &str, event: &RawEvent, s: &Settings) -> Merged {
     };
     let id = live_audit_id(record_key, &event.dedup_key);
     build(
-        &header,
+        header,
         std::slice::from_ref(event),
         id,
         event.received_at_ms,
@@ -78,21 +69,26 @@ pub fn live_audit(record_key: &str, event: &RawEvent, s: &Settings) -> Merged {
 /// What the merge reads of a change: a window's entry, or a raw event for its live audit.
 pub(crate) trait Entry {
     fn action(&self) -> Action;
-    fn actor(&self) -> Option<&User>;
-    fn changes(&self) -> &[FieldChange];
+    fn actor_id(&self) -> Option<&str>;
+    /// The author, owned, for the audit.
+    fn actor(&self) -> Option<User>;
+    fn changes(&self) -> impl Iterator<Item = ChangeView<'_>>;
     fn event_time_ms(&self) -> i64;
     fn received_at_ms(&self) -> i64;
 }
 
-impl Entry for WindowEntry {
+impl Entry for EntryView<'_> {
     fn action(&self) -> Action {
-        WindowEntry::action(self)
+        EntryView::action(self)
     }
-    fn actor(&self) -> Option<&User> {
-        self.actor.as_ref()
+    fn actor_id(&self) -> Option<&str> {
+        self.actor.map(wire::user_id)
     }
-    fn changes(&self) -> &[FieldChange] {
-        &self.changes
+    fn actor(&self) -> Option<User> {
+        self.actor.map(wire::decode_user)
+    }
+    fn changes(&self) -> impl Iterator<Item = ChangeView<'_>> {
+        EntryView::changes(self)
     }
     fn event_time_ms(&self) -> i64 {
         self.event_time_ms
@@ -106,11 +102,14 @@ impl Entry for RawEvent {
     fn action(&self) -> Action {
         RawEvent::action(self)
     }
-    fn actor(&self) -> Option<&User> {
-        self.actor.as_ref()
+    fn actor_id(&self) -> Option<&str> {
+        self.actor.as_ref().map(|u| u.id.as_str())
     }
-    fn changes(&self) -> &[FieldChange] {
-        &self.changes
+    fn actor(&self) -> Option<User> {
+        self.actor.clone()
+    }
+    fn changes(&self) -> impl Iterator<Item = ChangeView<'_>> {
+        self.changes.iter().map(ChangeView::from)
     }
     fn event_time_ms(&self) -> i64 {
         self.event_time_ms
@@ -121,7 +120,7 @@ impl Entry for RawEvent {
 }
 
 fn build<E: Entry>(
-    h: &Header<'_>,
+    h: Header<'_>,
     entries: &[E],
     id: u64,
     start: i64,
@@ -145,8 +144,8 @@ fn build<E: Entry>(
         .map(|(first, last)| {
             let c = MergedChange { first, last };
             AuditChange {
-                field_id: first.field_id.clone(),
-                field_name: first.field_name.clone(),
+                field_id: first.field_id.to_owned(),
+                field_name: first.field_name.to_owned(),
                 value: c.value().map(str::to_owned),
                 previous_value: c.previous_value().map(str::to_owned),
                 value_id: c.value_id().map(str::to_owned),
@@ -159,10 +158,10 @@ fn build<E: Entry>(
         audit_action: action as i32,
         created_at_ms,
         interesting,
-        user: first.actor().cloned(),
+        user: first.actor(),
         contributors: contributors(entries),
-        auditable: h.auditable.clone(),
-        associated: h.associated.clone(),
+        auditable: h.record,
+        associated: h.associated,
         changes,
         workspace: h.workspace.to_owned(),
         integration_id: h.integration_id.to_owned(),
@@ -197,14 +196,14 @@ pub(crate) fn action<E: Entry>(entries: &[E]) -> Action {
 /// Creates and destroys always are; an update is when one of its fields is configured so.
 pub(crate) fn interesting(
     action: Action,
-    fields: &[(&FieldChange, &FieldChange)],
+    fields: &[(ChangeView<'_>, ChangeView<'_>)],
     s: &Settings,
 ) -> bool {
     action != Action::Update
         || fields.iter().any(|(c, _)| {
-            s.interesting_fields.iter().any(|f| {
-                f.eq_ignore_ascii_case(&c.field_id) || f.eq_ignore_ascii_case(&c.field_name)
-            })
+            s.interesting_fields
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(c.field_id) || f.eq_ignore_ascii_case(c.field_name))
         })
 }
 
@@ -227,35 +226,34 @@ pub(crate) fn created_at_ms<E: Entry>(last: &E) -> i64 {
 /// One field's merged change: its first change's old value and its last change's new value.
 #[derive(Clone, Copy)]
 pub(crate) struct MergedChange<'a> {
-    pub first: &'a FieldChange,
-    pub last: &'a FieldChange,
+    pub first: ChangeView<'a>,
+    pub last: ChangeView<'a>,
 }
 
 impl<'a> MergedChange<'a> {
     /// The last new value: human string, else raw id.
     pub fn value(&self) -> Option<&'a str> {
-        self.last.to_string.as_deref().or(self.last.to.as_deref())
+        self.last.to_string.or(self.last.to)
     }
     pub fn previous_value(&self) -> Option<&'a str> {
-        self.first
-            .from_string
-            .as_deref()
-            .or(self.first.from.as_deref())
+        self.first.from_string.or(self.first.from)
     }
     pub fn value_id(&self) -> Option<&'a str> {
-        self.last.to.as_deref()
+        self.last.to
     }
     pub fn previous_value_id(&self) -> Option<&'a str> {
-        self.first.from.as_deref()
+        self.first.from
     }
 }
 
 /// Every distinct author, in order of their first change.
 fn contributors<E: Entry>(entries: &[E]) -> Vec<User> {
     let mut out: Vec<User> = Vec::new();
-    for actor in entries.iter().filter_map(|e| e.actor()) {
-        if !out.iter().any(|u| u.id == actor.id) {
-            out.push(actor.clone());
+    for e in entries {
+        if let Some(id) = e.actor_id() {
+            if !out.iter().any(|u| u.id == id) {
+                out.extend(e.actor());
+            }
         }
     }
     out
@@ -265,9 +263,9 @@ fn contributors<E: Entry>(entries: &[E]) -> Vec<User> {
 pub(crate) fn merged_fields<E: Entry>(
     entries: &[E],
     keep_reverted: bool,
-) -> Vec<(&FieldChange, &FieldChange)> {
-    let mut fields: Vec<(&FieldChange, &FieldChange)> = Vec::new();
-    for change in entries.iter().flat_map(|e| e.changes().iter()) {
+) -> Vec<(ChangeView<'_>, ChangeView<'_>)> {
+    let mut fields: Vec<(ChangeView<'_>, ChangeView<'_>)> = Vec::new();
+    for change in entries.iter().flat_map(|e| e.changes()) {
         match fields
             .iter_mut()
             .find(|(first, _)| first.field_id == change.field_id)

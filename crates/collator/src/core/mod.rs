@@ -2,25 +2,28 @@
 //! Kafka, no clock reads, no I/O: time arrives as a watermark from the caller, so every
 //! decision is a function of the raw log and the watermarks it was given.
 
-mod fxhash;
 mod ids;
 mod live;
 mod merge;
 mod partition;
+mod records;
+mod timers;
 mod window;
+mod wire;
 
 #[cfg(test)]
 mod live_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+mod state_tests;
+#[cfg(test)]
 mod tests;
 
 pub use ids::{audit_id, live_audit_id, record_key};
 pub use live::{encode_live, LiveAudit};
-pub use merge::{live_audit, merge_window, Merged};
+pub use merge::{live_audit, Merged};
 pub use partition::{Applied, PartitionCollator, Stats};
-pub use window::SessionWindow;
 
 use std::time::Duration;
 

@@ -1,15 +1,16 @@
 //! Everything the collator knows about one `raw` partition: open windows, closed records,
 //! the watermark, and what must be written out at the next flush.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use schema::v1::{record_state, AuditEvent, ClosedRecord, EmittedKey, RawEvent, RecordState};
+use prost::Message as _;
+use schema::v1::{record_state, AuditEvent, EmittedKey, RawEvent, RecordState};
 
-use super::fxhash::FxHashMap;
 use super::ids::write_record_key;
 use super::live::{encode_live, LiveAudit};
 use super::merge::{merge_window, Merged};
+use super::records::{key_hash, Origins, RecordId, Records, Slot};
+use super::timers::Timers;
 use super::window::SessionWindow;
 use super::Settings;
 
@@ -36,28 +37,6 @@ pub struct Stats {
     pub empty_windows: u64,
 }
 
-/// A record's key, shared by its slot, its timers and the dirty set: one allocation per
-/// record, however many events it gets.
-type RecordKey = Arc<str>;
-
-/// A record's open window (if any) and what it emitted before (kept for `dedup_retention`).
-#[derive(Debug, Clone, PartialEq)]
-struct RecordSlot {
-    key: RecordKey,
-    open: Option<SessionWindow>,
-    closed: Option<ClosedRecord>,
-}
-
-impl RecordSlot {
-    fn new(key: RecordKey) -> Self {
-        RecordSlot {
-            key,
-            open: None,
-            closed: None,
-        }
-    }
-}
-
 /// The collator of one partition. Feed it raw events in offset order with [`apply`], move
 /// time with [`advance`], and drain [`take_audits`] / [`take_live`] / [`take_dirty`] at flush.
 ///
@@ -70,15 +49,16 @@ impl RecordSlot {
 pub struct PartitionCollator {
     settings: Arc<Settings>,
     partition: i32,
-    records: FxHashMap<RecordKey, RecordSlot>,
-    /// (time, record key): when to look at a record again. Entries may be stale; a record is
-    /// re-examined and rescheduled when one fires, so staleness only costs a lookup. Ties fire
-    /// in key order, which fixes the order of audits closed by one watermark move.
-    timers: BTreeSet<(i64, RecordKey)>,
+    records: Records,
+    origins: Origins,
+    /// When to look at a record again. Entries may be stale; a record is re-examined and
+    /// rescheduled when one fires, so staleness only costs a look. Ties fire in key order,
+    /// which fixes the order of audits closed by one watermark move.
+    timers: Timers,
     watermark: i64,
-    /// Records whose `collator-state` changed since the last flush, in key order.
-    dirty: BTreeSet<RecordKey>,
-    /// The record key of the event being applied, built here to look it up without allocating.
+    /// Records whose `collator-state` changed since the last flush (sorted by key at take).
+    dirty: Vec<u32>,
+    /// The key of the record being applied or closed, built here to avoid an allocation.
     key_buf: String,
     audits: Vec<AuditEvent>,
     live: Vec<LiveAudit>,
@@ -90,10 +70,11 @@ impl PartitionCollator {
         PartitionCollator {
             settings,
             partition,
-            records: FxHashMap::default(),
-            timers: BTreeSet::new(),
+            records: Records::default(),
+            origins: Origins::default(),
+            timers: Timers::default(),
             watermark: i64::MIN,
-            dirty: BTreeSet::new(),
+            dirty: Vec::new(),
             key_buf: String::new(),
             audits: Vec::new(),
             live: Vec::new(),
@@ -110,23 +91,65 @@ impl PartitionCollator {
     }
 
     pub fn open_windows(&self) -> usize {
-        self.records.values().filter(|r| r.open.is_some()).count()
+        self.records.slots().filter(|r| r.open.is_some()).count()
+    }
+
+    /// The slot of `key` (as in `key_buf`), made if the key has none.
+    fn slot_of(
+        &mut self,
+        key: &str,
+        origin: impl FnOnce(&mut Origins) -> Arc<super::records::Origin>,
+        id: &str,
+    ) -> u32 {
+        let hash = key_hash(key);
+        match self.records.find(key, hash) {
+            Some(n) => n,
+            None => {
+                let origin = origin(&mut self.origins);
+                self.records.insert(
+                    hash,
+                    Slot {
+                        origin,
+                        id: RecordId::new(id),
+                        open: None,
+                        closed: None,
+                        timers: 0,
+                        scheduled: 0,
+                        scheduled_pending: false,
+                        dirty: false,
+                    },
+                )
+            }
+        }
     }
 
     /// Loads one record's state from `collator-state` (the last value of its key).
     pub fn restore(&mut self, key: String, state: RecordState) {
-        let key: RecordKey = key.into();
-        let mut slot = RecordSlot::new(Arc::clone(&key));
-        match state.state {
-            Some(record_state::State::Open(w)) => {
-                slot.open = Some(SessionWindow::from_state(w));
-                slot.closed = state.closed_before;
-            }
-            Some(record_state::State::Closed(c)) => slot.closed = Some(c),
+        // A key is split at its last `|`: `{site}|{type}|` is shared, the id is the record's.
+        let split = key.rfind('|').map_or(0, |i| i + 1);
+        let (prefix, id) = key.split_at(split);
+        let (open, closed) = match state.state {
+            Some(record_state::State::Open(w)) => (Some(w), state.closed_before),
+            Some(record_state::State::Closed(c)) => (None, Some(c)),
             None => return,
+        };
+        let origin = match &open {
+            Some(w) => {
+                let rtype = w.record.as_ref().map_or("", |r| r.r#type.as_str());
+                self.origins
+                    .get([prefix, &w.jira_site, rtype, &w.integration_id, &w.workspace])
+            }
+            None => self.origins.get([prefix, "", "", "", ""]),
+        };
+        let window = open.map(|w| SessionWindow::from_state(&w, &key, id, &origin));
+        let n = self.slot_of(&key, |_| Arc::clone(&origin), id);
+        if let Some(slot) = self.records.get_mut(n) {
+            slot.origin = origin;
+            slot.id = RecordId::new(id);
+            slot.open = window;
+            slot.closed = closed.map(Box::new);
         }
-        self.records.insert(Arc::clone(&key), slot);
-        self.schedule(&key);
+        self.schedule(n);
     }
 
     /// Applies one raw event at `offset`. Window time is the event's `received_at`, so the
@@ -138,20 +161,26 @@ impl PartitionCollator {
             .as_ref()
             .map(|r| (r.r#type.as_str(), r.id.as_str()))
             .unwrap_or(("", ""));
-        let mut buf = std::mem::take(&mut self.key_buf);
-        write_record_key(&mut buf, &event.jira_site, rtype, rid);
-        let key: RecordKey = match self.records.get(buf.as_str()) {
-            Some(slot) => Arc::clone(&slot.key),
-            None => Arc::from(buf.as_str()),
+        let mut key = std::mem::take(&mut self.key_buf);
+        write_record_key(&mut key, &event.jira_site, rtype, rid);
+        let prefix = &key[..key.len() - rid.len()];
+        let origin_of = |o: &mut Origins| {
+            o.get([
+                prefix,
+                &event.jira_site,
+                rtype,
+                &event.integration_id,
+                &event.workspace,
+            ])
         };
-        self.key_buf = buf;
+        let n = self.slot_of(&key, origin_of, rid);
         let s = Arc::clone(&self.settings);
-        let outcome = match self.records.get_mut(&key) {
-            Some(RecordSlot {
+        let outcome = match self.records.get_mut(n) {
+            Some(Slot {
                 closed: Some(closed),
                 ..
             }) if offset <= closed.closed_through_offset => Applied::Replayed,
-            Some(RecordSlot {
+            Some(Slot {
                 closed: Some(closed),
                 ..
             }) if closed
@@ -161,20 +190,20 @@ impl PartitionCollator {
             {
                 Applied::Duplicate
             }
-            Some(RecordSlot { open: Some(w), .. }) if w.accepts(event.received_at_ms, &s) => {
+            Some(Slot { open: Some(w), .. }) if w.accepts(event.received_at_ms, &s) => {
                 if w.insert(event, offset) {
                     Applied::Joined
                 } else {
                     Applied::Duplicate
                 }
             }
-            Some(RecordSlot { open: Some(_), .. }) => {
+            Some(Slot { open: Some(_), .. }) => {
                 // Unreachable while timers are kept (advance closed it); close it anyway
                 // rather than stretch a window past its deadline.
-                self.close(&key);
-                self.open(&key, event, offset)
+                self.close(n, &key);
+                self.open(n, &key, event, offset)
             }
-            _ => self.open(&key, event, offset),
+            _ => self.open(n, &key, event, offset),
         };
         match outcome {
             Applied::Opened | Applied::Joined => {
@@ -186,21 +215,45 @@ impl PartitionCollator {
             Applied::Duplicate => self.stats.duplicates += 1,
             Applied::Replayed => self.stats.replayed += 1,
         }
+        self.key_buf = key;
         if outcome != Applied::Replayed {
             // Duplicates widen the window too (see SessionWindow), so the state changed.
-            self.dirty.insert(Arc::clone(&key));
+            self.mark_dirty(n);
         }
-        self.schedule(&key);
+        self.schedule(n);
         outcome
     }
 
-    fn open(&mut self, key: &RecordKey, event: &RawEvent, offset: i64) -> Applied {
-        let slot = self
-            .records
-            .entry(Arc::clone(key))
-            .or_insert_with(|| RecordSlot::new(Arc::clone(key)));
-        slot.open = Some(SessionWindow::open(key.to_string(), event, offset));
+    fn open(&mut self, n: u32, key: &str, event: &RawEvent, offset: i64) -> Applied {
+        let rtype = event.record.as_ref().map_or("", |r| r.r#type.as_str());
+        let rid = event.record.as_ref().map_or("", |r| r.id.as_str());
+        let prefix = &key[..key.len() - rid.len()];
+        let origin = self.origins.get([
+            prefix,
+            &event.jira_site,
+            rtype,
+            &event.integration_id,
+            &event.workspace,
+        ]);
+        if let Some(slot) = self.records.get_mut(n) {
+            if !Arc::ptr_eq(&slot.origin, &origin) {
+                slot.origin = origin;
+            }
+            if slot.id.as_str() != rid {
+                slot.id = RecordId::new(rid);
+            }
+            slot.open = Some(SessionWindow::open(key, event, offset));
+        }
         Applied::Opened
+    }
+
+    fn mark_dirty(&mut self, n: u32) {
+        if let Some(slot) = self.records.get_mut(n) {
+            if !slot.dirty {
+                slot.dirty = true;
+                self.dirty.push(n);
+            }
+        }
     }
 
     /// Moves the watermark forward (never back) and closes every window whose deadline it
@@ -210,66 +263,71 @@ impl PartitionCollator {
             return;
         }
         self.watermark = watermark;
-        while self.timers.first().is_some_and(|(at, _)| *at <= watermark) {
-            if let Some((_, key)) = self.timers.pop_first() {
-                self.examine(&key);
+        while self.timers.next_at().is_some_and(|at| at <= watermark) {
+            let records = &self.records;
+            if let Some((at, n)) = self.timers.pop(|a, b| records.key_cmp(a, b)) {
+                if let Some(slot) = self.records.get_mut(n) {
+                    slot.timers -= 1;
+                    if slot.scheduled_pending && slot.scheduled == at {
+                        slot.scheduled_pending = false;
+                    }
+                }
+                self.examine(n);
+                self.records.release(n, &mut self.key_buf);
             }
         }
     }
 
-    fn examine(&mut self, key: &RecordKey) {
+    fn examine(&mut self, n: u32) {
         let s = Arc::clone(&self.settings);
-        let Some(slot) = self.records.get(key) else {
-            return;
-        };
-        if slot
-            .open
-            .as_ref()
-            .is_some_and(|w| w.deadline(&s) <= self.watermark)
-        {
-            self.close(key);
-        }
         let wm = self.watermark;
-        let Some(slot) = self.records.get_mut(key) else {
+        let Some(slot) = self.records.get(n).filter(|r| r.present()) else {
             return;
         };
+        if slot.open.as_ref().is_some_and(|w| w.deadline(&s) <= wm) {
+            let mut key = std::mem::take(&mut self.key_buf);
+            slot.write_key(&mut key);
+            self.close(n, &key);
+            self.key_buf = key;
+        }
+        let Some(slot) = self.records.get_mut(n) else {
+            return;
+        };
+        let mut changed = false;
         if let Some(closed) = &mut slot.closed {
             let before = closed.emitted.len();
             closed
                 .emitted
                 .retain(|k| k.received_at_ms.saturating_add(s.dedup_retention_ms) > wm);
-            if closed.emitted.len() != before {
-                self.dirty.insert(Arc::clone(key));
-            }
+            changed = closed.emitted.len() != before;
             if closed.emitted.is_empty() {
                 slot.closed = None;
             }
         }
-        if slot.open.is_none() && slot.closed.is_none() {
-            self.records.remove(key);
-            self.dirty.insert(Arc::clone(key));
+        // A record with neither a window nor a memory is forgotten: its state a tombstone.
+        if changed || !slot.present() {
+            self.mark_dirty(n);
         }
-        self.schedule(key);
+        self.schedule(n);
     }
 
     /// Closes the record's open window: merges it, remembers what it emitted.
-    fn close(&mut self, key: &RecordKey) {
+    fn close(&mut self, n: u32, key: &str) {
         let s = Arc::clone(&self.settings);
-        let Some(slot) = self.records.get_mut(key) else {
+        let Some(slot) = self.records.get_mut(n) else {
             return;
         };
         let Some(window) = slot.open.take() else {
             return;
         };
         let deadline = window.deadline(&s);
-        let merged = merge_window(&window, deadline, &s);
-        let closed = slot.closed.get_or_insert_with(ClosedRecord::default);
+        let merged = merge_window(&window, key, slot.id.as_str(), &slot.origin, deadline, &s);
+        let closed = slot.closed.get_or_insert_with(Box::default);
         closed.closed_through_offset = closed.closed_through_offset.max(window.max_offset());
-        // The window is gone: its dedup keys move into the record's memory, uncopied.
-        for e in window.into_entries() {
+        for e in window.entry_heads() {
             if !closed.emitted.iter().any(|k| k.dedup_key == e.dedup_key) {
                 closed.emitted.push(EmittedKey {
-                    dedup_key: e.dedup_key,
+                    dedup_key: e.dedup_key.to_owned(),
                     received_at_ms: e.received_at_ms,
                 });
             }
@@ -282,13 +340,13 @@ impl PartitionCollator {
             }
             Merged::Empty => self.stats.empty_windows += 1,
         }
-        self.dirty.insert(Arc::clone(key));
+        self.mark_dirty(n);
     }
 
     /// Schedules the next look at a record: its deadline, else when its memory expires.
-    fn schedule(&mut self, key: &RecordKey) {
+    fn schedule(&mut self, n: u32) {
         let s = &self.settings;
-        let Some(slot) = self.records.get(key) else {
+        let Some(slot) = self.records.get_mut(n).filter(|r| r.present()) else {
             return;
         };
         let at = match (&slot.open, &slot.closed) {
@@ -301,7 +359,13 @@ impl PartitionCollator {
                 .unwrap_or(i64::MIN),
             (None, None) => i64::MIN,
         };
-        self.timers.insert((at, Arc::clone(key)));
+        if slot.scheduled_pending && slot.scheduled == at {
+            return;
+        }
+        (slot.scheduled, slot.scheduled_pending) = (at, true);
+        slot.timers += 1;
+        let records = &self.records;
+        self.timers.push((at, n), |a, b| records.key_cmp(a, b));
     }
 
     /// Collated audits of windows closed since the last call, in close order.
@@ -314,33 +378,41 @@ impl PartitionCollator {
         std::mem::take(&mut self.live)
     }
 
-    /// The `collator-state` value of every record changed since the last call; `None` is a
-    /// tombstone (the record is forgotten).
+    /// The `collator-state` value of every record changed since the last call, in key order;
+    /// `None` is a tombstone (the record is forgotten).
     pub fn take_dirty(&mut self) -> Vec<(String, Option<RecordState>)> {
-        let dirty = std::mem::take(&mut self.dirty);
-        dirty
+        self.take_dirty_encoded()
             .into_iter()
-            .map(|key| {
-                let state = self.records.get(&key).map(|slot| self.encode(slot));
-                (key.to_string(), state)
+            .map(|(key, value)| {
+                // Bytes this collator just encoded from its own state: they decode.
+                let state = value.map(|v| RecordState::decode(v.as_slice()).unwrap_or_default());
+                (key, state)
             })
             .collect()
     }
 
-    fn encode(&self, slot: &RecordSlot) -> RecordState {
-        let (state, closed_before) = match (&slot.open, &slot.closed) {
-            (Some(w), c) => (
-                Some(record_state::State::Open(w.state().clone())),
-                c.clone(),
-            ),
-            (None, Some(c)) => (Some(record_state::State::Closed(c.clone())), None),
-            (None, None) => (None, None),
-        };
-        RecordState {
-            state,
-            partition: self.partition,
-            closed_before,
+    /// [`take_dirty`](Self::take_dirty), each value already encoded as `collator-state`
+    /// writes it: the open window's bytes are copied, not rebuilt as prost structs.
+    pub fn take_dirty_encoded(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        let records = &self.records;
+        dirty.sort_unstable_by(|a, b| records.key_cmp(*a, *b));
+        let mut window = Vec::new();
+        let mut out = Vec::with_capacity(dirty.len());
+        for n in dirty {
+            let Some(slot) = self.records.get_mut(n) else {
+                continue;
+            };
+            slot.dirty = false;
+            let mut key = String::new();
+            slot.write_key(&mut key);
+            let value = slot
+                .present()
+                .then(|| slot.encode_state(&key, self.partition, &mut window));
+            out.push((key, value));
+            self.records.release(n, &mut self.key_buf);
         }
+        out
     }
 
     pub fn take_stats(&mut self) -> Stats {

@@ -1,10 +1,32 @@
-//! One record's open session window.
+//! One record's open session window, kept compact: its entries are their `collator-state`
+//! bytes (each a `SessionWindowState.entries` field, in order, in one buffer), and its header
+//! is what the record's key and interned [`Origin`] do not already say. `collator-state` is
+//! written by copying those bytes, and a restore encodes the decoded entries back with prost,
+//! so the state is byte-identical to the prost encoding of the window it stands for.
 
-use schema::v1::{RawEvent, SessionWindowState, WindowEntry};
+use std::ops::Range;
 
+use prost::encoding;
+use prost::Message as _;
+use schema::v1::{RawEvent, RecordRef, SessionWindowState, WindowEntry};
+
+use super::records::Origin;
+use super::wire::{self, i64_len, put_i64, put_len, put_str, str_len, EntryView};
 use super::Settings;
 
-/// The open window of one record, kept as its `collator-state` form so a restore is exact.
+/// `SessionWindowState.entries`.
+const ENTRIES: u32 = 8;
+
+/// `record` is `{type: origin's record type, id: the key's id}`.
+const RECORD_FROM_KEY: u8 = 1;
+/// `record` is in `extra` (field 2): it differs from what the key says.
+const RECORD_EXPLICIT: u8 = 2;
+/// `record_key` is in `extra` (field 1): it differs from the slot's key.
+const RECORD_KEY_EXPLICIT: u8 = 4;
+/// `partition_key` equals `record_key` (else it is `extra`'s field 7, or empty).
+const PARTITION_KEY_IS_RECORD_KEY: u8 = 8;
+
+/// The open window of one record.
 ///
 /// Entries are ordered by (Jira event time, dedup key), not by offset: two webhooks deliver
 /// the same changes in different offset orders, and the audit must not depend on which one
@@ -13,68 +35,274 @@ use super::Settings;
 /// which delivery came first either.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionWindow {
-    pub(crate) state: SessionWindowState,
+    first_received_ms: i64,
+    last_received_ms: i64,
+    /// Encoded `entries` fields (tag 8, length, `WindowEntry`), sorted.
+    entries: Vec<u8>,
+    /// The header fields 1, 2, 3 and 7 that are not derived, encoded in tag order.
+    /// Boxed twice so a window without it (most) spends one word on it.
+    extra: Option<Box<HeaderExtra>>,
+    flags: u8,
+}
+
+/// Encoded header fields of a window that its record's key and origin do not say.
+#[derive(Debug, Clone, PartialEq)]
+struct HeaderExtra(Box<[u8]>);
+
+fn boxed(extra: Vec<u8>) -> Option<Box<HeaderExtra>> {
+    (!extra.is_empty()).then(|| Box::new(HeaderExtra(extra.into_boxed_slice())))
+}
+
+/// What a window's header says, borrowed.
+pub(crate) struct Header<'a> {
+    pub record_key: &'a str,
+    pub record: Option<RecordRef>,
+    pub associated: Option<RecordRef>,
+    pub partition_key: &'a str,
+    pub workspace: &'a str,
+    pub integration_id: &'a str,
+    pub jira_site: &'a str,
 }
 
 /// Sort key of an entry: Jira's time when known, else ours.
-fn entry_time(e: &WindowEntry) -> i64 {
-    if e.event_time_ms > 0 {
-        e.event_time_ms
+fn entry_time(event_time_ms: i64, received_at_ms: i64) -> i64 {
+    if event_time_ms > 0 {
+        event_time_ms
     } else {
-        e.received_at_ms
+        received_at_ms
     }
 }
 
+/// Each entry's span in the buffer and its `WindowEntry` bytes.
+fn frames(buf: &[u8]) -> impl Iterator<Item = (Range<usize>, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let mut rest = buf.get(at..).filter(|r| !r.is_empty())?;
+        let start = at;
+        encoding::decode_varint(&mut rest).ok()?;
+        let len = usize::try_from(encoding::decode_varint(&mut rest).ok()?).ok()?;
+        let body_at = buf.len() - rest.len();
+        let body = buf.get(body_at..body_at + len)?;
+        at = body_at + len;
+        Some((start..at, body))
+    })
+}
+
+/// Appends the `entries` field of the entry `event` makes at `offset`, as prost writes it.
+fn put_entry(event: &RawEvent, offset: i64, buf: &mut Vec<u8>) {
+    let len = str_len(1, &event.dedup_key)
+        + i64_len(2, event.event_time_ms)
+        + i64_len(3, event.received_at_ms)
+        + i64_len(4, offset)
+        + event
+            .actor
+            .as_ref()
+            .map_or(0, |a| encoding::message::encoded_len(5, a))
+        + if event.action != 0 {
+            encoding::int32::encoded_len(6, &event.action)
+        } else {
+            0
+        }
+        + encoding::message::encoded_len_repeated(7, &event.changes);
+    buf.reserve(len + 6);
+    put_len(ENTRIES, len, buf);
+    put_str(1, &event.dedup_key, buf);
+    put_i64(2, event.event_time_ms, buf);
+    put_i64(3, event.received_at_ms, buf);
+    put_i64(4, offset, buf);
+    if let Some(a) = &event.actor {
+        encoding::message::encode(5, a, buf);
+    }
+    if event.action != 0 {
+        encoding::int32::encode(6, &event.action, buf);
+    }
+    for c in &event.changes {
+        encoding::message::encode(7, c, buf);
+    }
+}
+
+fn put_record_ref(tag: u32, r: &RecordRef, buf: &mut Vec<u8>) {
+    encoding::message::encode(tag, r, buf);
+}
+
 impl SessionWindow {
-    /// Opens a window with its first event.
-    pub fn open(record_key: String, event: &RawEvent, offset: i64) -> Self {
-        let state = SessionWindowState {
-            record_key,
-            record: event.record.clone(),
-            associated: event.associated.clone(),
-            integration_id: event.integration_id.clone(),
-            workspace: event.workspace.clone(),
-            jira_site: event.jira_site.clone(),
-            partition_key: event.partition_key.clone(),
-            entries: Vec::new(),
+    /// Opens a window with its first event. `record_key` is the slot's key, `origin` its
+    /// interned origin (built from this event).
+    pub(crate) fn open(record_key: &str, event: &RawEvent, offset: i64) -> Self {
+        let mut flags = 0;
+        let mut extra = Vec::new();
+        if event.record.is_some() {
+            flags |= RECORD_FROM_KEY;
+        }
+        if let Some(a) = &event.associated {
+            put_record_ref(3, a, &mut extra);
+        }
+        if event.partition_key == record_key {
+            flags |= PARTITION_KEY_IS_RECORD_KEY;
+        } else {
+            put_str(7, &event.partition_key, &mut extra);
+        }
+        let mut w = SessionWindow {
             first_received_ms: event.received_at_ms,
             last_received_ms: event.received_at_ms,
+            entries: Vec::new(),
+            extra: boxed(extra),
+            flags,
         };
-        let mut w = SessionWindow { state };
         w.insert(event, offset);
         w
     }
 
-    pub fn from_state(state: SessionWindowState) -> Self {
-        SessionWindow { state }
+    /// The window of a restored `collator-state` value, for the record `record_key` whose
+    /// id (the key after its prefix) is `record_id`, of `origin`.
+    pub(crate) fn from_state(
+        state: &SessionWindowState,
+        record_key: &str,
+        record_id: &str,
+        origin: &Origin,
+    ) -> Self {
+        let mut flags = 0;
+        let mut extra = Vec::new();
+        if state.record_key != record_key {
+            flags |= RECORD_KEY_EXPLICIT;
+            put_str(1, &state.record_key, &mut extra);
+        }
+        match &state.record {
+            Some(r) if r.r#type == *origin.record_type && r.id == record_id => {
+                flags |= RECORD_FROM_KEY;
+            }
+            Some(r) => {
+                flags |= RECORD_EXPLICIT;
+                put_record_ref(2, r, &mut extra);
+            }
+            None => {}
+        }
+        if let Some(a) = &state.associated {
+            put_record_ref(3, a, &mut extra);
+        }
+        if state.partition_key == state.record_key {
+            flags |= PARTITION_KEY_IS_RECORD_KEY;
+        } else {
+            put_str(7, &state.partition_key, &mut extra);
+        }
+        let mut entries = Vec::with_capacity(encoding::message::encoded_len_repeated(
+            ENTRIES,
+            &state.entries,
+        ));
+        encoding::message::encode_repeated(ENTRIES, &state.entries, &mut entries);
+        SessionWindow {
+            first_received_ms: state.first_received_ms,
+            last_received_ms: state.last_received_ms,
+            entries,
+            extra: boxed(extra),
+            flags,
+        }
     }
 
-    pub fn state(&self) -> &SessionWindowState {
-        &self.state
+    /// The entries, in order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = EntryView<'_>> {
+        frames(&self.entries).map(|(_, body)| EntryView::parse(body))
     }
 
-    pub fn entries(&self) -> &[WindowEntry] {
-        &self.state.entries
+    /// The entries' dedup keys, times and offsets only.
+    pub(crate) fn entry_heads(&self) -> impl Iterator<Item = EntryView<'_>> {
+        frames(&self.entries).map(|(_, body)| EntryView::parse_head(body))
     }
 
-    /// The entries, by value, for a window that is being closed.
-    pub fn into_entries(self) -> Vec<WindowEntry> {
-        self.state.entries
+    fn extra_field(&self, tag: u32) -> Option<&[u8]> {
+        let extra = &self.extra.as_deref()?.0;
+        wire::Fields::new(extra).find_map(|(t, v)| match v {
+            wire::Value::Bytes(b) if t == tag => Some(b),
+            _ => None,
+        })
     }
 
-    pub fn record_key(&self) -> &str {
-        &self.state.record_key
+    pub(crate) fn header<'a>(
+        &'a self,
+        key: &'a str,
+        record_id: &str,
+        origin: &'a Origin,
+    ) -> Header<'a> {
+        let record_key = if self.flags & RECORD_KEY_EXPLICIT != 0 {
+            self.extra_field(1).map_or("", wire::as_str)
+        } else {
+            key
+        };
+        let decode = |b: &[u8]| RecordRef::decode(b).unwrap_or_default();
+        let record = if self.flags & RECORD_FROM_KEY != 0 {
+            Some(RecordRef {
+                r#type: origin.record_type.to_string(),
+                id: record_id.to_owned(),
+            })
+        } else if self.flags & RECORD_EXPLICIT != 0 {
+            Some(self.extra_field(2).map(decode).unwrap_or_default())
+        } else {
+            None
+        };
+        Header {
+            record_key,
+            record,
+            associated: self.extra_field(3).map(decode),
+            partition_key: if self.flags & PARTITION_KEY_IS_RECORD_KEY != 0 {
+                record_key
+            } else {
+                self.extra_field(7).map_or("", wire::as_str)
+            },
+            workspace: &origin.workspace,
+            integration_id: &origin.integration_id,
+            jira_site: &origin.jira_site,
+        }
+    }
+
+    /// Appends the `SessionWindowState` this window stands for, as prost encodes it.
+    pub(crate) fn encode_state(
+        &self,
+        key: &str,
+        record_id: &str,
+        origin: &Origin,
+        buf: &mut Vec<u8>,
+    ) {
+        let record_key = if self.flags & RECORD_KEY_EXPLICIT != 0 {
+            self.extra_field(1).map_or("", wire::as_str)
+        } else {
+            key
+        };
+        put_str(1, record_key, buf);
+        if self.flags & RECORD_FROM_KEY != 0 {
+            let (t, id) = (&*origin.record_type, record_id);
+            put_len(2, str_len(1, t) + str_len(2, id), buf);
+            put_str(1, t, buf);
+            put_str(2, id, buf);
+        }
+        for (tag, v) in wire::Fields::new(self.extra.as_deref().map_or(&[][..], |e| &e.0)) {
+            if let (2 | 3, wire::Value::Bytes(b)) = (tag, v) {
+                put_len(tag, b.len(), buf);
+                buf.extend_from_slice(b);
+            }
+        }
+        put_str(4, &origin.integration_id, buf);
+        put_str(5, &origin.workspace, buf);
+        put_str(6, &origin.jira_site, buf);
+        if self.flags & PARTITION_KEY_IS_RECORD_KEY != 0 {
+            put_str(7, record_key, buf);
+        } else {
+            put_str(7, self.extra_field(7).map_or("", wire::as_str), buf);
+        }
+        buf.extend_from_slice(&self.entries);
+        put_i64(9, self.first_received_ms, buf);
+        put_i64(10, self.last_received_ms, buf);
     }
 
     /// The window closes when the watermark reaches this: `gap` after its last change, or
     /// `max_duration` after its first, whichever is earlier.
     pub fn deadline(&self, s: &Settings) -> i64 {
-        let by_gap = self.state.last_received_ms.saturating_add(s.gap_ms);
-        let by_age = self
-            .state
-            .first_received_ms
-            .saturating_add(s.max_duration_ms);
+        let by_gap = self.last_received_ms.saturating_add(s.gap_ms);
+        let by_age = self.first_received_ms.saturating_add(s.max_duration_ms);
         by_gap.min(by_age)
+    }
+
+    pub fn first_received_ms(&self) -> i64 {
+        self.first_received_ms
     }
 
     /// Whether an event received at `received_at_ms` belongs to this window.
@@ -82,55 +310,70 @@ impl SessionWindow {
         received_at_ms < self.deadline(s)
     }
 
-    pub fn contains(&self, dedup_key: &str) -> bool {
-        self.state.entries.iter().any(|e| e.dedup_key == dedup_key)
-    }
-
     /// The largest raw offset applied to this window.
     pub fn max_offset(&self) -> i64 {
-        self.state
-            .entries
-            .iter()
-            .map(|e| e.offset)
-            .max()
-            .unwrap_or(-1)
+        self.entry_heads().map(|e| e.offset).max().unwrap_or(-1)
     }
 
     fn widen(&mut self, received_at_ms: i64) {
-        self.state.first_received_ms = self.state.first_received_ms.min(received_at_ms);
-        self.state.last_received_ms = self.state.last_received_ms.max(received_at_ms);
+        self.first_received_ms = self.first_received_ms.min(received_at_ms);
+        self.last_received_ms = self.last_received_ms.max(received_at_ms);
     }
 
     /// Applies an event. Returns false when its dedup key is already in the window (a
     /// duplicate delivery: applied once, but it still widens the window's bounds).
     pub fn insert(&mut self, event: &RawEvent, offset: i64) -> bool {
         self.widen(event.received_at_ms);
-        if let Some(e) = self
-            .state
-            .entries
-            .iter_mut()
-            .find(|e| e.dedup_key == event.dedup_key)
-        {
-            if event.received_at_ms < e.received_at_ms {
-                e.received_at_ms = event.received_at_ms;
+        let key = (
+            entry_time(event.event_time_ms, event.received_at_ms),
+            event.dedup_key.as_bytes(),
+        );
+        let mut at = self.entries.len();
+        let mut found = None;
+        for (span, body) in frames(&self.entries) {
+            let (dedup_key, (event_time, received_at, _)) = EntryView::head(body);
+            if dedup_key == event.dedup_key.as_bytes() {
+                found = Some((span, received_at));
+                break;
+            }
+            // Byte order is `str` order.
+            if at == self.entries.len() && (entry_time(event_time, received_at), dedup_key) >= key {
+                at = span.start;
+            }
+        }
+        if let Some((span, received)) = found {
+            if event.received_at_ms < received {
+                self.lower_received_at(span, event.received_at_ms);
             }
             return false;
         }
-        let entry = WindowEntry {
-            dedup_key: event.dedup_key.clone(),
-            event_time_ms: event.event_time_ms,
-            received_at_ms: event.received_at_ms,
-            offset,
-            actor: event.actor.clone(),
-            action: event.action,
-            changes: event.changes.clone(),
-        };
-        let key = (entry_time(&entry), entry.dedup_key.as_str());
-        let at = self
-            .state
-            .entries
-            .partition_point(|e| (entry_time(e), e.dedup_key.as_str()) < key);
-        self.state.entries.insert(at, entry);
+        if at == self.entries.len() {
+            if self.entries.is_empty() {
+                // Most windows hold one change: size the buffer to it.
+                let mut one = Vec::new();
+                put_entry(event, offset, &mut one);
+                self.entries = one;
+            } else {
+                put_entry(event, offset, &mut self.entries);
+            }
+        } else {
+            let mut one = Vec::new();
+            put_entry(event, offset, &mut one);
+            self.entries.splice(at..at, one);
+        }
         true
+    }
+
+    /// A duplicate delivery received earlier than the entry says: the entry keeps the
+    /// earliest. Rare, so the entry is decoded, changed and encoded again.
+    fn lower_received_at(&mut self, span: Range<usize>, received_at_ms: i64) {
+        let Some((_, body)) = frames(&self.entries[span.clone()]).next() else {
+            return;
+        };
+        let mut entry = WindowEntry::decode(body).unwrap_or_default();
+        entry.received_at_ms = received_at_ms;
+        let mut again = Vec::new();
+        encoding::message::encode(ENTRIES, &entry, &mut again);
+        self.entries.splice(span, again);
     }
 }

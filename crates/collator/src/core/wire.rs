@@ -1,0 +1,245 @@
+//! Borrowed reads of the protobuf wire format of `collator-state` messages. An open window
+//! keeps its entries as their `WindowEntry` bytes (see `window`); merging reads them through
+//! these views instead of decoding owned prost structs, so a close allocates only the audit.
+
+use prost::encoding::{decode_varint, encode_key, encode_varint, key_len, WireType};
+use schema::v1::{Action, FieldChange, User};
+
+/// One field of a message: its tag and its value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    /// A fixed-width or group value: skipped (no `collator-state` message has one).
+    Other,
+}
+
+/// The fields of one encoded message, in wire order. Stops at the first malformed byte: the
+/// bytes read here were written by this crate (or by prost at restore), so they never are.
+pub(crate) struct Fields<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Fields { buf }
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (u32, Value<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let key = decode_varint(&mut self.buf).ok()?;
+        let tag = u32::try_from(key >> 3).ok()?;
+        let value = match key & 7 {
+            0 => Value::Varint(decode_varint(&mut self.buf).ok()?),
+            1 => {
+                self.buf = self.buf.get(8..)?;
+                Value::Other
+            }
+            2 => {
+                let len = usize::try_from(decode_varint(&mut self.buf).ok()?).ok()?;
+                let (v, rest) = (self.buf.get(..len)?, self.buf.get(len..)?);
+                self.buf = rest;
+                Value::Bytes(v)
+            }
+            5 => {
+                self.buf = self.buf.get(4..)?;
+                Value::Other
+            }
+            _ => {
+                self.buf = &[];
+                return None;
+            }
+        };
+        Some((tag, value))
+    }
+}
+
+pub(crate) fn as_str(b: &[u8]) -> &str {
+    // Every string stored was a Rust `&str` (or prost-validated UTF-8) when it was written.
+    std::str::from_utf8(b).unwrap_or_default()
+}
+
+/// A `FieldChange`, borrowed from a raw event or from a window's bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ChangeView<'a> {
+    pub field_id: &'a str,
+    pub field_name: &'a str,
+    pub from: Option<&'a str>,
+    pub from_string: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub to_string: Option<&'a str>,
+}
+
+impl<'a> From<&'a FieldChange> for ChangeView<'a> {
+    fn from(c: &'a FieldChange) -> Self {
+        ChangeView {
+            field_id: &c.field_id,
+            field_name: &c.field_name,
+            from: c.from.as_deref(),
+            from_string: c.from_string.as_deref(),
+            to: c.to.as_deref(),
+            to_string: c.to_string.as_deref(),
+        }
+    }
+}
+
+impl<'a> ChangeView<'a> {
+    pub fn parse(buf: &'a [u8]) -> Self {
+        let mut c = ChangeView::default();
+        for (tag, v) in Fields::new(buf) {
+            let Value::Bytes(b) = v else { continue };
+            let s = as_str(b);
+            match tag {
+                1 => c.field_id = s,
+                2 => c.field_name = s,
+                3 => c.from = Some(s),
+                4 => c.from_string = Some(s),
+                5 => c.to = Some(s),
+                6 => c.to_string = Some(s),
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// One `WindowEntry`, borrowed from a window's bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EntryView<'a> {
+    pub dedup_key: &'a str,
+    pub event_time_ms: i64,
+    pub received_at_ms: i64,
+    pub offset: i64,
+    /// The encoded `User`, when the entry has an actor.
+    pub actor: Option<&'a [u8]>,
+    pub action: i32,
+    /// The whole entry, to iterate its changes (field 7) from.
+    body: &'a [u8],
+}
+
+impl<'a> EntryView<'a> {
+    pub fn parse(body: &'a [u8]) -> Self {
+        let mut e = EntryView {
+            dedup_key: "",
+            event_time_ms: 0,
+            received_at_ms: 0,
+            offset: 0,
+            actor: None,
+            action: 0,
+            body,
+        };
+        for (tag, v) in Fields::new(body) {
+            match (tag, v) {
+                (1, Value::Bytes(b)) => e.dedup_key = as_str(b),
+                (2, Value::Varint(n)) => e.event_time_ms = n as i64,
+                (3, Value::Varint(n)) => e.received_at_ms = n as i64,
+                (4, Value::Varint(n)) => e.offset = n as i64,
+                (5, Value::Bytes(b)) => e.actor = Some(b),
+                (6, Value::Varint(n)) => e.action = n as i32,
+                _ => {}
+            }
+        }
+        e
+    }
+
+    /// Only the fields an entry is ordered and deduplicated by (1 to 4, written first).
+    pub fn parse_head(body: &'a [u8]) -> Self {
+        let (dedup_key, time) = Self::head(body);
+        let mut e = EntryView::parse(&[]);
+        e.body = body;
+        e.dedup_key = as_str(dedup_key);
+        (e.event_time_ms, e.received_at_ms, e.offset) = time;
+        e
+    }
+
+    /// The dedup key's bytes and (event time, received at, offset), not checked as UTF-8:
+    /// what inserting into a window compares, once per entry.
+    pub fn head(body: &'a [u8]) -> (&'a [u8], (i64, i64, i64)) {
+        let (mut dedup_key, mut t) = (&[][..], (0, 0, 0));
+        for (tag, v) in Fields::new(body) {
+            match (tag, v) {
+                (1, Value::Bytes(b)) => dedup_key = b,
+                (2, Value::Varint(n)) => t.0 = n as i64,
+                (3, Value::Varint(n)) => t.1 = n as i64,
+                (4, Value::Varint(n)) => t.2 = n as i64,
+                _ => break,
+            }
+        }
+        (dedup_key, t)
+    }
+
+    pub fn changes(&self) -> impl Iterator<Item = ChangeView<'a>> + 'a {
+        Fields::new(self.body).filter_map(|(tag, v)| match (tag, v) {
+            (7, Value::Bytes(b)) => Some(ChangeView::parse(b)),
+            _ => None,
+        })
+    }
+
+    pub fn action(&self) -> Action {
+        Action::try_from(self.action).unwrap_or_default()
+    }
+}
+
+/// The `id` of an encoded `User`.
+pub(crate) fn user_id(buf: &[u8]) -> &str {
+    Fields::new(buf)
+        .find_map(|(tag, v)| match (tag, v) {
+            (1, Value::Bytes(b)) => Some(as_str(b)),
+            _ => None,
+        })
+        .unwrap_or("")
+}
+
+/// An encoded `User`, owned (for an audit's `user` and `contributors`).
+pub(crate) fn decode_user(buf: &[u8]) -> User {
+    prost::Message::decode(buf).unwrap_or_default()
+}
+
+/// Writes a length-delimited field's key and length.
+pub(crate) fn put_len(tag: u32, len: usize, buf: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(len as u64, buf);
+}
+
+/// A proto3 `string` field, left out when empty.
+pub(crate) fn put_str(tag: u32, s: &str, buf: &mut Vec<u8>) {
+    if !s.is_empty() {
+        put_len(tag, s.len(), buf);
+        buf.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// Encoded length of [`put_str`].
+pub(crate) fn str_len(tag: u32, s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        bytes_len(tag, s.len())
+    }
+}
+
+/// Encoded length of a length-delimited field of `len` bytes.
+pub(crate) fn bytes_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + prost::encoding::encoded_len_varint(len as u64) + len
+}
+
+/// A proto3 `int64` field, left out when zero.
+pub(crate) fn put_i64(tag: u32, v: i64, buf: &mut Vec<u8>) {
+    if v != 0 {
+        prost::encoding::int64::encode(tag, &v, buf);
+    }
+}
+
+pub(crate) fn i64_len(tag: u32, v: i64) -> usize {
+    if v == 0 {
+        0
+    } else {
+        prost::encoding::int64::encoded_len(tag, &v)
+    }
+}
