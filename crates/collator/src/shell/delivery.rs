@@ -59,13 +59,15 @@ impl Acks {
     }
 
     fn delivered(&self, outcome: Result<(), KafkaError>) {
-        let mut failure = self.lock();
         if let Err(e) = outcome {
-            failure.get_or_insert(e);
+            // Recorded before the count drops, so whoever sees it reach zero sees the failure.
+            self.lock().get_or_insert(e);
         }
-        // Decremented under the lock, so `wait` cannot miss the wake-up between its check and
-        // its sleep.
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Taking the lock orders this wake-up after a waiter's check of `pending`: it
+            // either saw zero or is already asleep on the condvar. Acknowledgements that do
+            // not settle the tally take no lock at all (one per record, on the poll thread).
+            let _waiters = self.lock();
             self.settled.notify_all();
         }
     }
