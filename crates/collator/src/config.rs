@@ -27,6 +27,7 @@ pub struct CollatorConfig {
     pub max_batch: usize,
     #[serde(with = "humantime_serde")]
     pub batch_wait: Duration,
+    pub batches_in_flight: usize,
     #[serde(with = "humantime_serde")]
     pub restore_timeout: Duration,
 }
@@ -50,6 +51,7 @@ mod tests {
         assert!(!c.keep_reverted_fields);
         assert!(c.interesting_fields.iter().any(|f| f == "status"));
         assert_eq!(c.tick, Duration::from_millis(100));
+        assert_eq!(c.batches_in_flight, 4);
     }
 
     #[test]

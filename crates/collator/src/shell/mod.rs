@@ -1,8 +1,11 @@
 //! The Kafka shell around the core: a consumer-group member on `raw` that restores state
-//! for partitions it is given, applies records in batches and flushes each batch (audits,
-//! state, offsets, in that order), and a replay that rebuilds audits outside the group.
+//! for partitions it is given, applies records in batches and writes each batch out (audits,
+//! state, offsets, in that order, each after the previous was acknowledged) while it goes on
+//! applying the next, and a replay that rebuilds audits outside the group.
 
+mod delivery;
 mod output;
+mod pipeline;
 pub mod replay;
 mod state;
 
@@ -10,17 +13,21 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::Message;
 use rdkafka::producer::Producer;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::ClientContext;
+use rdkafka::{ClientContext, TopicPartitionList};
+use schema::v1::RawEvent;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::Settings;
 use crate::metrics as m;
 use crate::{Clock, CollatorConfig, Error, SystemClock};
+use delivery::Deliveries;
+use pipeline::{Pipeline, Topics};
 use state::Shared;
 
 /// Runs a collator in the consumer group `config.group_id` until `shutdown` is cancelled,
@@ -91,24 +98,32 @@ fn start(
         );
         producer_config.set("transactional.id", unique);
     }
-    let producer: rdkafka::producer::FutureProducer = producer_config
-        .create()
+    let producer = delivery::Producer::from_config_and_context(&producer_config, Deliveries)
         .map_err(|e| Error::kafka("creating producer", e))?;
     if kafka.transactions {
         producer
             .init_transactions(Duration::from_secs(30))
             .map_err(|e| Error::kafka("initialising transactions", e))?;
     }
+    let pipeline = Pipeline::new(
+        producer,
+        Topics {
+            raw: topics.raw.clone(),
+            audit: topics.audit,
+            live: topics.audit_live,
+            state: topics.collator_state,
+        },
+        Arc::clone(&clock),
+        config.batches_in_flight,
+        kafka.transactions,
+    );
     let shared = Arc::new(Mutex::new(Shared {
         settings: Arc::new(Settings::from(&config)),
-        raw_topic: topics.raw.clone(),
-        state_topic: topics.collator_state,
-        audit_topic: topics.audit,
-        live_topic: topics.audit_live,
-        producer,
         clock,
         partitions: BTreeMap::new(),
+        pipeline,
         failure: None,
+        event: RawEvent::default(),
         config: config.clone(),
         kafka: kafka.clone(),
     }));
@@ -140,8 +155,9 @@ fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Batches: apply up to `max_batch` records (or what arrives within `batch_wait`), move the
-/// watermarks, flush. An idle loop still wakes every `tick` so idle windows close on time.
+/// Batches: apply up to `max_batch` records (or what arrives within `batch_wait`), sending
+/// their audits as they are made, move the watermarks, seal the batch for the pipeline. An
+/// idle loop still wakes every `tick` so idle windows close on time.
 fn drive(
     consumer: &BaseConsumer<RebalanceHooks>,
     shared: &Mutex<Shared>,
@@ -157,17 +173,23 @@ fn drive(
     };
     while !shutdown.is_cancelled() {
         let mut applied = 0usize;
-        let batch_end = Instant::now() + batch_wait;
+        let started = Instant::now();
         loop {
-            let timeout = if applied == 0 {
-                tick
+            let deadline = started + if applied == 0 { tick } else { batch_wait };
+            let left = deadline.saturating_duration_since(Instant::now());
+            if applied >= max_batch || left.is_zero() {
+                break;
+            }
+            // While sealed batches await acknowledgements, come back soon to move them on.
+            let timeout = if lock(shared).pipeline.in_flight() {
+                left.min(ACK_CHECK)
             } else {
-                batch_end.saturating_duration_since(Instant::now())
+                left
             };
             match consumer.poll(timeout) {
-                None => break,
+                None => {}
                 Some(Ok(msg)) => {
-                    lock(shared).apply(msg.partition(), msg.offset(), msg.payload());
+                    lock(shared).apply(msg.partition(), msg.offset(), msg.payload())?;
                     applied += 1;
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
@@ -177,26 +199,30 @@ fn drive(
                 }
                 Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
             }
-            if let Some(e) = lock(shared).failure.take() {
+            let mut s = lock(shared);
+            if let Some(e) = s.failure.take() {
                 return Err(e);
             }
-            if applied >= max_batch || (applied > 0 && Instant::now() >= batch_end) {
-                break;
-            }
+            s.pipeline.advance(consumer)?;
         }
         let mut s = lock(shared);
         s.tick();
-        s.flush(consumer)?;
+        s.seal()?;
+        s.pipeline.wait_for_room(consumer)?;
         metrics::gauge!(m::OPEN_WINDOWS).set(s.open_windows() as f64);
     }
     let mut s = lock(shared);
-    s.flush(consumer)?;
+    s.seal()?;
+    s.pipeline.drain(consumer)?;
     tracing::info!(
         open_windows = s.open_windows(),
         "collator stopped; open windows stay in collator-state"
     );
     Ok(())
 }
+
+/// How long a poll may keep acknowledged batches from moving on to their next step.
+const ACK_CHECK: Duration = Duration::from_millis(2);
 
 /// Rebalance callbacks: restore state before a partition's records flow, flush before it
 /// leaves. They run inside `poll`, on the loop's thread, while the loop holds no lock.
@@ -219,9 +245,17 @@ impl ClientContext for RebalanceHooks {
 }
 
 impl ConsumerContext for RebalanceHooks {
+    /// Offsets are committed asynchronously once a batch's state is acknowledged; a failed
+    /// commit only means a successor replays records whose audits and state are written.
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "offset commit failed; a successor would replay from the previous commit");
+        }
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let mut s = lock(&self.shared);
-        let raw = s.raw_topic.clone();
+        let raw = s.pipeline.topics().raw.clone();
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let parts: Vec<i32> = tpl
@@ -245,10 +279,15 @@ impl ConsumerContext for RebalanceHooks {
                     // Another member may already own them and write their state: writing ours
                     // now could overwrite newer state. Drop it; the owner replays.
                     tracing::warn!(partitions = ?parts, "partitions lost; dropping their windows unflushed");
+                    if let Err(e) = s.pipeline.abandon() {
+                        s.failure = Some(e);
+                    }
                 } else {
-                    tracing::info!(partitions = ?parts, "partitions revoked; flushing their windows");
-                    if let Err(e) = s.flush(consumer) {
-                        tracing::error!(error = %e, "flush on revoke failed; stopping");
+                    // Every batch in flight is written and committed before the partitions
+                    // go: the next owner restores their state and starts after our offsets.
+                    tracing::info!(partitions = ?parts, "partitions revoked; writing out their batches");
+                    if let Err(e) = s.seal().and_then(|()| s.pipeline.drain(consumer)) {
+                        tracing::error!(error = %e, "writing out on revoke failed; stopping");
                         s.failure = Some(e);
                     }
                 }
