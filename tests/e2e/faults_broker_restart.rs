@@ -1,18 +1,20 @@
 //! Fault scenario 3: the broker is killed (SIGKILL) and restarted while Jira keeps posting to
-//! the real `auditstream ingest`. The broker is a tansu whose `sqlite://` storage survives a
-//! restart, hosted by this test on its own port (`AUDITSTREAM_TEST_TANSU_PERSISTENT` names the
-//! binary; `.ci/install-tansu-persistent` builds it). Every webhook answered 2xx must be in `raw`
-//! afterwards: a 2xx for an event the broker did not keep would be an audit lost for good,
-//! because Jira does not send it again.
+//! the real `auditstream run` (ingest, collator and emitter in one process, a stdout sink). The
+//! broker is a tansu whose `sqlite://` storage survives a restart, hosted by this test on its
+//! own port (`AUDITSTREAM_TEST_TANSU_PERSISTENT` names the binary;
+//! `.ci/install-tansu-persistent` builds it). Every webhook answered 2xx must be in `raw`
+//! afterwards (a 2xx for an event the broker did not keep would be an audit lost for good:
+//! Jira does not send it again), and every change in `raw` must reach the sink in exactly one
+//! collated audit once the collator and the emitter have ridden out the outage.
 //!
-//! Ingest's producer runs here with `enable.idempotence = false`: tansu 0.6.0's sqlite storage
+//! Every producer runs here with `enable.idempotence = false`: tansu 0.6.0's sqlite storage
 //! panics on the first idempotent produce of a producer session that began before its restart
 //! (`more or less than one row` in its idempotence check), after which its storage task is gone
 //! and every produce fails until the broker is restarted again. Kafka keeps producer state
 //! across restarts. Without idempotence a retried produce may land twice in `raw`, which the
 //! collator applies once (same dedup key), so the guarantee checked here does not rest on it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -102,15 +104,22 @@ impl Drop for PersistentBroker {
     }
 }
 
-/// The fixture's status change as a distinct Jira change (its changelog id is `change`).
-fn change_body(change: u64) -> Vec<u8> {
+/// The fixture's status change as a distinct Jira change (its changelog id is `change`) of
+/// issue `issue`.
+fn change_body(change: u64, issue: u64) -> Vec<u8> {
     let body = String::from_utf8(CLOUD_STATUS.to_vec()).expect("the fixture is UTF-8");
     assert_eq!(
         body.matches("\"id\": \"10227\"").count(),
         1,
         "one changelog id"
     );
+    assert_eq!(
+        body.matches("10040").count(),
+        2,
+        "the issue id, in its id and URL"
+    );
     body.replace("\"id\": \"10227\"", &format!("\"id\": \"{change}\""))
+        .replace("10040", &issue.to_string())
         .into_bytes()
 }
 
@@ -132,7 +141,7 @@ async fn jira(
     let secret = Some("It's a Secret to Everybody");
     let mut change = first;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        let body = change_body(change);
+        let body = change_body(change, 20_000 + first % CLIENTS);
         let status = post(
             &client,
             &url,
@@ -155,12 +164,37 @@ async fn jira(
     }
 }
 
+/// The audits printed by the stdout sink: id → (changes it counts, its line). Panics when one
+/// id was printed with two different lines: a repeat must be byte-identical.
+fn sink_audits(lines: &[String]) -> BTreeMap<String, (u64, String)> {
+    let mut audits = BTreeMap::new();
+    for line in lines {
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let audit = &json["audit"];
+        let Some(id) = audit["id"].as_str() else {
+            continue;
+        };
+        let count = audit["source_event_count"]
+            .as_u64()
+            .expect("source_event_count");
+        if let Some((_, first)) = audits.insert(id.to_owned(), (count, line.clone())) {
+            assert_eq!(
+                &first, line,
+                "audit {id} printed twice with different content"
+            );
+        }
+    }
+    audits
+}
+
 fn acknowledged(outcome: &Mutex<Outcome>) -> usize {
     outcome.lock().unwrap().acknowledged.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn broker_killed_and_restarted_during_ingest_loses_no_acknowledged_event() {
+async fn broker_killed_and_restarted_loses_no_acknowledged_change_and_no_audit() {
     let Some(binary) = std::env::var_os(TANSU_ENV).map(PathBuf::from) else {
         eprintln!("skipped: {TANSU_ENV} names no tansu with sqlite storage (.ci/run sets it)");
         return;
@@ -192,7 +226,9 @@ async fn broker_killed_and_restarted_during_ingest_loses_no_acknowledged_event()
         &broker,
         &format!(
             "[kafka.options]\n\"enable.idempotence\" = \"false\"\n\n\
-             [ingest]\nlisten = \"127.0.0.1:{port}\"\n{}",
+             [ingest]\nlisten = \"127.0.0.1:{port}\"\n{}\n\
+             [collator]\ngap = \"1s\"\n\n\
+             [[emitter.sinks]]\nname = \"out\"\nkind = \"stdout\"\nstream = \"audit\"\n",
             integrations()
         ),
     );
@@ -200,7 +236,7 @@ async fn broker_killed_and_restarted_during_ingest_loses_no_acknowledged_event()
         .unwrap()
         .replace("[kafka]\n", "[kafka]\nmessage_timeout = \"3s\"\n");
     std::fs::write(&config, text).unwrap();
-    let _ingest = Auditstream::start("ingest", &config, &["ingest"]);
+    let pipeline = Auditstream::start("run", &config, &["run"]);
     let base = format!("http://127.0.0.1:{port}");
     wait_healthy(&base).await;
 
@@ -209,6 +245,27 @@ async fn broker_killed_and_restarted_during_ingest_loses_no_acknowledged_event()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
+    // One change through the whole pipeline first: the collator and the emitter have joined
+    // their groups and are running when the broker goes down.
+    let first = post(
+        &client,
+        &url,
+        &change_body(999_999, 19_999),
+        Some("It's a Secret to Everybody"),
+        "restart-warm-up",
+        0,
+    )
+    .await;
+    assert!(first.is_success(), "the first change is refused: {first}");
+    eventually(
+        "the first audit at the sink",
+        Duration::from_secs(120),
+        || {
+            let printed = !sink_audits(&pipeline.stdout_lines()).is_empty();
+            async move { printed.then_some(()) }
+        },
+    )
+    .await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let clients: Vec<_> = (0..CLIENTS)
@@ -258,13 +315,34 @@ async fn broker_killed_and_restarted_during_ingest_loses_no_acknowledged_event()
         c.await.expect("a Jira client");
     }
 
-    let raw: BTreeSet<u64> = broker
+    let raw_changes: BTreeSet<u64> = broker
         .read_all(&broker.topics().raw)
         .await
         .iter()
         .map(|(_, v)| RawEvent::decode(v.as_slice()).expect("a RawEvent"))
         .filter_map(|e| e.dedup_key.rsplit('|').next()?.parse().ok())
         .collect();
+    let raw = raw_changes;
+    let in_raw = raw.len() as u64;
+    // Every change in raw reaches the sink in exactly one collated audit (a window's
+    // `source_event_count` counts its distinct changes); a repeated id must be byte-identical.
+    let audits = eventually(
+        "the audits of every change in raw at the sink",
+        Duration::from_secs(120),
+        || {
+            let audits = sink_audits(&pipeline.stdout_lines());
+            let counted: u64 = audits.values().map(|(n, _)| n).sum();
+            async move { (counted >= in_raw).then_some(audits) }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let late = sink_audits(&pipeline.stdout_lines());
+    assert_eq!(
+        late, audits,
+        "audits changed or were added after every change was counted"
+    );
+    let counted: u64 = audits.values().map(|(n, _)| n).sum();
     let outcome = outcome.lock().unwrap();
     let lost: Vec<&u64> = outcome.acknowledged.difference(&raw).collect();
     let unavailable = outcome
@@ -280,7 +358,13 @@ async fn broker_killed_and_restarted_during_ingest_loses_no_acknowledged_event()
         lost.len(),
         outcome.refused.len(),
     );
+    eprintln!(
+        "e2e faults_broker_restart: {in_raw} changes in raw / {} audits at the sink counting \
+         {counted} changes",
+        audits.len()
+    );
     assert!(lost.is_empty(), "acknowledged but not in raw: {lost:?}");
+    assert_eq!(counted, in_raw, "changes counted by the audits at the sink");
     assert!(refused_during > 0, "the outage was never seen by Jira");
     assert_eq!(
         unavailable,

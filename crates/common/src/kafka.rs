@@ -82,6 +82,28 @@ impl KafkaConfig {
             .map_err(|e| Error::kafka("creating producer", e))
     }
 
+    /// A producer for a role with nobody to answer while the broker is away (the collator, the
+    /// emitter's own topics): it never gives up on a write (`message.timeout.ms = 0`, librdkafka
+    /// retries until the broker is back), so a broker outage or restart pauses the role instead
+    /// of stopping it. A transactional producer keeps `message_timeout`: librdkafka requires it
+    /// to be within the transaction timeout. Options set in `[kafka.options]` still win.
+    pub fn patient_producer_config(&self) -> ClientConfig {
+        let mut c = self.producer_config();
+        if !self.transactions {
+            c.set("message.timeout.ms", "0");
+        }
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    pub fn patient_producer(&self) -> Result<FutureProducer> {
+        self.patient_producer_config()
+            .create()
+            .map_err(|e| Error::kafka("creating producer", e))
+    }
+
     /// A consumer-group member that commits only what its caller says is done.
     pub fn consumer_config(&self, group_id: &str) -> ClientConfig {
         let mut c = self.client_config();

@@ -86,7 +86,7 @@ fn start(
     clock: Arc<dyn Clock>,
 ) -> Result<(BaseConsumer<RebalanceHooks>, Arc<Mutex<Shared>>), Error> {
     let topics = kafka.topics();
-    let mut producer_config = kafka.producer_config();
+    let mut producer_config = kafka.patient_producer_config();
     if kafka.transactions {
         // One transactional id per process: fencing of zombies is by consumer-group
         // generation (KIP-447), so it need not be tied to partitions.

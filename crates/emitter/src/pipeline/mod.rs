@@ -42,7 +42,8 @@ pub async fn prepare(
 ) -> Result<(Arc<Shared>, Vec<Arc<SinkRuntime>>)> {
     config.validate()?;
     let topics = kafka.topics();
-    let producer = kafka.producer()?;
+    // The ledger, retry and dead-letter topics: an outage pauses deliveries, never drops one.
+    let producer = kafka.patient_producer()?;
     let mut ledger = ledger::load(kafka, config.ledger_retention).await?;
     let expired = ledger.take_expired(schema::now_ms());
     ledger::tombstone(&producer, &topics.emitter_delivered, &expired).await;
