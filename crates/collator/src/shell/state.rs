@@ -169,12 +169,12 @@ impl Shared {
         for (&p, run) in &mut self.partitions {
             state.extend(
                 run.collator
-                    .take_dirty()
+                    .take_dirty_encoded()
                     .into_iter()
-                    .map(|(key, s)| StateWrite {
+                    .map(|(key, value)| StateWrite {
                         partition: p,
                         key,
-                        value: s.map(|s| s.encode_to_vec()),
+                        value,
                     }),
             );
             if let Some(next) = run.next_offset.filter(|n| Some(*n) != run.sealed) {
