@@ -51,6 +51,26 @@ impl Load {
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// Waits for load tasks started at `start`, each returning (latencies in ms, failures).
+    pub(crate) async fn gather(
+        start: Instant,
+        tasks: Vec<tokio::task::JoinHandle<(Vec<f64>, usize)>>,
+    ) -> Result<Load, Error> {
+        let mut all = Vec::new();
+        let mut failures = 0;
+        for t in tasks {
+            let (l, f) = t.await.map_err(Error::TaskLost)?;
+            all.extend(l);
+            failures += f;
+        }
+        Ok(Load {
+            requests: all.len(),
+            failures,
+            elapsed: start.elapsed(),
+            latency_ms: Distribution::of(all),
+        })
+    }
 }
 
 /// Runs both servers under the same load and adds the rows to `table`.
@@ -213,18 +233,5 @@ async fn load(
             })
         })
         .collect();
-    let mut all = Vec::new();
-    let mut failures = 0;
-    for t in tasks {
-        let (l, f) = t.await.map_err(Error::TaskLost)?;
-        all.extend(l);
-        failures += f;
-    }
-    let elapsed = start.elapsed();
-    Ok(Load {
-        requests: all.len(),
-        failures,
-        elapsed,
-        latency_ms: Distribution::of(all),
-    })
+    Load::gather(start, tasks).await
 }

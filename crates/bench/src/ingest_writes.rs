@@ -17,7 +17,6 @@ use schema::v1::{IntegrationLogEntry, LogLevel};
 use schema::Message;
 
 use crate::ingest_load::Load;
-use crate::report::Distribution;
 use crate::Error;
 
 /// Each fixture as ingest stores it: (partition key, encoded `RawEvent`).
@@ -91,17 +90,5 @@ pub(crate) async fn load(
             })
         })
         .collect();
-    let mut all = Vec::new();
-    let mut failures = 0;
-    for t in tasks {
-        let (l, f) = t.await.map_err(Error::TaskLost)?;
-        all.extend(l);
-        failures += f;
-    }
-    Ok(Load {
-        requests: all.len(),
-        failures,
-        elapsed: start.elapsed(),
-        latency_ms: Distribution::of(all),
-    })
+    Load::gather(start, tasks).await
 }
