@@ -196,6 +196,11 @@ fn acknowledged(outcome: &Mutex<Outcome>) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_killed_and_restarted_loses_no_acknowledged_change_and_no_audit() {
     let Some(binary) = std::env::var_os(TANSU_ENV).map(PathBuf::from) else {
+        // CI must run this scenario: there, a missing broker is a failure, not a skip.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{TANSU_ENV} is not set in CI (.ci/run sets it)"
+        );
         eprintln!("skipped: {TANSU_ENV} names no tansu with sqlite storage (.ci/run sets it)");
         return;
     };
