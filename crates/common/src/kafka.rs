@@ -55,8 +55,35 @@ impl KafkaConfig {
         c
     }
 
-    /// A producer that never acknowledges a write the cluster could lose.
+    /// A producer that never acknowledges a write the cluster could lose, and gives up on a
+    /// write after `message_timeout` (ingest: it must answer Jira while the broker is away).
     pub fn producer_config(&self) -> ClientConfig {
+        self.producer_config_giving_up_after(self.message_timeout.as_millis())
+    }
+
+    pub fn producer(&self) -> Result<FutureProducer> {
+        create_producer(&self.producer_config())
+    }
+
+    /// A producer for a role with nobody to answer while the broker is away (the collator, the
+    /// emitter's own topics): it never gives up on a write (`message.timeout.ms = 0`, librdkafka
+    /// retries until the broker is back), so a broker outage or restart pauses the role instead
+    /// of stopping it. A transactional producer keeps `message_timeout`: librdkafka requires it
+    /// to be within the transaction timeout. Options set in `[kafka.options]` still win.
+    pub fn patient_producer_config(&self) -> ClientConfig {
+        if self.transactions {
+            self.producer_config()
+        } else {
+            self.producer_config_giving_up_after(0)
+        }
+    }
+
+    pub fn patient_producer(&self) -> Result<FutureProducer> {
+        create_producer(&self.patient_producer_config())
+    }
+
+    /// The producer settings, with `message.timeout.ms` (0: never give up).
+    fn producer_config_giving_up_after(&self, message_timeout_ms: u128) -> ClientConfig {
         let mut c = self.client_config();
         // Durability: a write counts only once every in-sync replica has it.
         c.set("acks", "all");
@@ -66,42 +93,11 @@ impl KafkaConfig {
         c.set("linger.ms", "5");
         // Keys land where Java clients put them (murmur2), so any client can co-partition.
         c.set("partitioner", "murmur2_random");
-        c.set(
-            "message.timeout.ms",
-            self.message_timeout.as_millis().to_string(),
-        );
+        c.set("message.timeout.ms", message_timeout_ms.to_string());
         for (k, v) in &self.options {
             c.set(k, v);
         }
         c
-    }
-
-    pub fn producer(&self) -> Result<FutureProducer> {
-        self.producer_config()
-            .create()
-            .map_err(|e| Error::kafka("creating producer", e))
-    }
-
-    /// A producer for a role with nobody to answer while the broker is away (the collator, the
-    /// emitter's own topics): it never gives up on a write (`message.timeout.ms = 0`, librdkafka
-    /// retries until the broker is back), so a broker outage or restart pauses the role instead
-    /// of stopping it. A transactional producer keeps `message_timeout`: librdkafka requires it
-    /// to be within the transaction timeout. Options set in `[kafka.options]` still win.
-    pub fn patient_producer_config(&self) -> ClientConfig {
-        let mut c = self.producer_config();
-        if !self.transactions {
-            c.set("message.timeout.ms", "0");
-        }
-        for (k, v) in &self.options {
-            c.set(k, v);
-        }
-        c
-    }
-
-    pub fn patient_producer(&self) -> Result<FutureProducer> {
-        self.patient_producer_config()
-            .create()
-            .map_err(|e| Error::kafka("creating producer", e))
     }
 
     /// A consumer-group member that commits only what its caller says is done.
@@ -243,3 +239,9 @@ impl rdkafka::client::ClientContext for QuietEof {
 }
 
 impl rdkafka::consumer::ConsumerContext for QuietEof {}
+
+fn create_producer(config: &ClientConfig) -> Result<FutureProducer> {
+    config
+        .create()
+        .map_err(|e| Error::kafka("creating producer", e))
+}

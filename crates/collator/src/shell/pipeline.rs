@@ -242,13 +242,7 @@ impl Pipeline {
     pub fn abandon(&mut self) -> Result<(), Error> {
         self.sealed.clear();
         self.open = Outputs::new();
-        if self.in_transaction {
-            self.in_transaction = false;
-            self.producer
-                .abort_transaction(TRANSACTION_TIMEOUT)
-                .map_err(|e| Error::kafka("aborting a transaction", e))?;
-        }
-        Ok(())
+        self.end_transaction(false)
     }
 
     /// Blocks until the oldest batch's outstanding acknowledgements are in, then moves the
@@ -328,13 +322,26 @@ impl Pipeline {
     }
 
     fn commit_transaction(&mut self) -> Result<(), Error> {
-        if self.in_transaction {
-            self.in_transaction = false;
-            self.producer
-                .commit_transaction(TRANSACTION_TIMEOUT)
-                .map_err(|e| Error::kafka("committing a transaction", e))?;
+        self.end_transaction(true)
+    }
+
+    /// Commits (or aborts) the open transaction, if there is one.
+    fn end_transaction(&mut self, commit: bool) -> Result<(), Error> {
+        if !std::mem::take(&mut self.in_transaction) {
+            return Ok(());
         }
-        Ok(())
+        let (ended, what) = if commit {
+            (
+                self.producer.commit_transaction(TRANSACTION_TIMEOUT),
+                "committing",
+            )
+        } else {
+            (
+                self.producer.abort_transaction(TRANSACTION_TIMEOUT),
+                "aborting",
+            )
+        };
+        ended.map_err(|e| Error::kafka(format!("{what} a transaction"), e))
     }
 
     /// Metrics of a batch whose audits were just seen acknowledged.
