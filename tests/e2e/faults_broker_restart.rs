@@ -237,10 +237,6 @@ async fn broker_killed_and_restarted_loses_no_acknowledged_change_and_no_audit()
             integrations()
         ),
     );
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[kafka]\n", "[kafka]\nmessage_timeout = \"3s\"\n");
-    std::fs::write(&config, text).unwrap();
     let pipeline = Auditstream::start("run", &config, &["run"]);
     let base = format!("http://127.0.0.1:{port}");
     wait_healthy(&base).await;

@@ -12,7 +12,9 @@ use crate::support::{eventually, free_port, wait_healthy, write_config, Auditstr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_2xx_while_the_broker_is_down() {
-    let broker = TestBroker::start(3).await;
+    let mut broker = TestBroker::start(3).await;
+    // A short produce timeout, so a request during the outage gets its 503 quickly.
+    broker.kafka.message_timeout = Duration::from_secs(3);
     let Some(embedded) = broker.embedded.as_ref() else {
         // The external broker belongs to the whole CI run; this test stops its own broker.
         eprintln!("skipped against an external broker: it stops the broker it hosts");
@@ -28,11 +30,6 @@ async fn no_2xx_while_the_broker_is_down() {
             integrations()
         ),
     );
-    // Shorter produce timeout, so a request during the outage gets its 503 quickly.
-    let config_text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[kafka]\n", "[kafka]\nmessage_timeout = \"3s\"\n");
-    std::fs::write(&config, config_text).unwrap();
     let _ingest = Auditstream::start("ingest", &config, &["ingest"]);
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");

@@ -254,15 +254,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Writes a config file: the `[kafka]` section for this broker plus `rest` (TOML).
+/// Writes a config file: the `[kafka]` section for this broker (with its `message_timeout`)
+/// plus `rest` (TOML).
 pub fn write_config(dir: &tempfile::TempDir, broker: &TestBroker, rest: &str) -> PathBuf {
     let path = dir.path().join(format!(
         "auditstream-{:06x}.toml",
         rand::random::<u32>() & 0xff_ffff
     ));
     let text = format!(
-        "[kafka]\nbrokers = \"{}\"\ntopic_prefix = \"{}\"\npartitions = {}\n\n{rest}\n",
-        broker.kafka.brokers, broker.kafka.topic_prefix, broker.kafka.partitions
+        "[kafka]\nbrokers = \"{}\"\ntopic_prefix = \"{}\"\npartitions = {}\n\
+         message_timeout = \"{}ms\"\n\n{rest}\n",
+        broker.kafka.brokers,
+        broker.kafka.topic_prefix,
+        broker.kafka.partitions,
+        broker.kafka.message_timeout.as_millis()
     );
     std::fs::write(&path, text).expect("writing config");
     path
