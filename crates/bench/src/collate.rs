@@ -36,6 +36,7 @@ pub async fn throughput(
     broker_pid: Option<u32>,
     shape: &Shape,
     partitions: i32,
+    options: &BTreeMap<String, String>,
     timeout: Duration,
     table: &mut Table,
 ) -> Result<(), Error> {
@@ -47,7 +48,8 @@ pub async fn throughput(
     let workload = workload::generate(&shape);
     let (events, expected) = (workload.events, workload.expected);
     let total = events.len();
-    let kafka = fresh_config(brokers, &fresh_prefix("collator"), partitions);
+    let mut kafka = fresh_config(brokers, &fresh_prefix("collator"), partitions);
+    kafka.options.clone_from(options);
     let passthrough_topic = format!("{}passthrough", kafka.topic_prefix);
     broker::create_topics(&kafka, std::slice::from_ref(&passthrough_topic)).await?;
     let k = kafka.clone();
@@ -78,6 +80,14 @@ pub async fn throughput(
     let collate_cpu = cpu.since(broker_pid);
     let peak = broker::peak_rss().unwrap_or(0);
     verify::audits(&expected, &audits)?;
+    let k = kafka.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let t = k.topics();
+        [t.raw, t.audit_live, t.audit, t.collator_state]
+            .map(|topic| volume(&k, &topic, timeout).map(|v| (topic, v)))
+    })
+    .await
+    .map_err(Error::TaskLost)?;
     let rate = total as f64 / elapsed.as_secs_f64();
     let size = format!("{total} events, {} records", shape.records);
     table.row(
@@ -103,6 +113,30 @@ pub async fn throughput(
         "audits verified (count and content)",
         format!("{} of {}", audits.len(), expected.len()),
         &size,
+    );
+    let mut written = written.into_iter();
+    let (_, input) = written.next().transpose()?.unwrap_or_default();
+    let (mut out, mut per_topic) = (Volume::default(), Vec::new());
+    for w in written {
+        let (topic, v) = w?;
+        let name = topic.rsplit('.').next().unwrap_or(&topic).to_owned();
+        per_topic.push(format!("{name} {}", v.records));
+        out.records += v.records;
+        out.bytes += v.bytes;
+    }
+    table.row(
+        "collator",
+        "records / bytes written per input event",
+        format!(
+            "passthrough 1.00 / 1.00×; collator {:.2} / {:.2}×",
+            out.records as f64 / input.records.max(1) as f64,
+            out.bytes as f64 / input.bytes.max(1) as f64
+        ),
+        format!(
+            "input {} B per record (key + value); collator records: {}",
+            input.bytes / input.records.max(1),
+            per_topic.join(", ")
+        ),
     );
     table.row(
         "collator",
@@ -155,6 +189,23 @@ async fn collate_all(
     .map_err(Error::TaskLost)??;
     let elapsed = Duration::from_millis(u64::try_from(last_ms - first_ms).unwrap_or(1).max(1));
     Ok((elapsed, audits))
+}
+
+/// Records and bytes (keys and values) on a topic.
+#[derive(Debug, Default)]
+struct Volume {
+    records: u64,
+    bytes: u64,
+}
+
+fn volume(kafka: &KafkaConfig, topic: &str, timeout: Duration) -> Result<Volume, Error> {
+    let mut v = Volume::default();
+    common::consume::read_to_end(kafka, topic, None, timeout, |m| {
+        v.records += 1;
+        v.bytes += (m.key_len() + m.payload_len()) as u64;
+    })
+    .map_err(|e| Error::common(format!("reading {topic}"), e))?;
+    Ok(v)
 }
 
 /// The earliest record timestamp (the producer's send time) over the first record of every

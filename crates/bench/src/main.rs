@@ -10,6 +10,11 @@ use auditstream_bench::workload::Shape;
 use auditstream_bench::{collate, emit, ingest_load, memory, BenchConfig, Error};
 use clap::{Parser, ValueEnum};
 
+/// mimalloc instead of the system allocator: the collator allocates and frees small buffers
+/// for every record, where glibc's malloc cost it a fifth of its time (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
     Collator,
@@ -55,9 +60,20 @@ struct Args {
     /// Open windows of the memory scenario.
     #[arg(long, default_value_t = 1_000_000)]
     windows: usize,
+    /// A librdkafka property for every client of the collator scenario, passthrough and
+    /// collator alike, as `KEY=VALUE` (repeatable), e.g. `--kafka-option linger.ms=20`.
+    #[arg(long = "kafka-option", value_parser = parse_option)]
+    kafka_options: Vec<(String, String)>,
     /// Directory of the real Jira fixtures.
     #[arg(long, default_value = "fixtures/jira")]
     fixtures: PathBuf,
+}
+
+fn parse_option(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{s}`"))
 }
 
 #[tokio::main]
@@ -127,6 +143,7 @@ async fn run(args: &Args, table: &mut Table) -> Result<(), Error> {
                     args.broker_pid,
                     &shape,
                     defaults.partitions,
+                    &args.kafka_options.iter().cloned().collect(),
                     defaults.phase_timeout,
                     table,
                 )

@@ -113,6 +113,10 @@ impl KafkaConfig {
         c.set("partition.assignment.strategy", "cooperative-sticky");
         // Partition EOF tells a consumer it is caught up (watermarks), cheaper than ListOffsets.
         c.set("enable.partition.eof", "true");
+        // A backlog larger than the prefetch queue (`queued.max.messages.kbytes`, 64 MiB) is
+        // fetched again as soon as the queue has room, not after librdkafka's default pause
+        // of a second: that pause left a collator catching up idle a third of the time.
+        c.set("fetch.queue.backoff.ms", "10");
         // A dead member's partitions move within seconds; also speeds up the first join.
         c.set("session.timeout.ms", "6000");
         c.set("heartbeat.interval.ms", "1000");
