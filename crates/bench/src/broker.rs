@@ -55,16 +55,29 @@ pub fn send(
     payload: &[u8],
     deadline: Instant,
 ) -> Result<DeliveryFuture, Error> {
+    send_record(
+        producer,
+        FutureRecord::to(topic).key(key).payload(payload),
+        deadline,
+    )
+}
+
+fn send_record(
+    producer: &FutureProducer,
+    mut record: FutureRecord<'_, [u8], [u8]>,
+    deadline: Instant,
+) -> Result<DeliveryFuture, Error> {
     loop {
-        match producer.send_result(FutureRecord::to(topic).key(key).payload(payload)) {
+        match producer.send_result(record) {
             Ok(f) => return Ok(f),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                 if Instant::now() > deadline {
-                    return Err(Error::Timeout(format!("producing to {topic}")));
+                    return Err(Error::Timeout(format!("producing to {}", back.topic)));
                 }
+                record = back;
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err((e, _)) => return Err(Error::kafka(format!("producing to {topic}"), e)),
+            Err((e, back)) => return Err(Error::kafka(format!("producing to {}", back.topic), e)),
         }
     }
 }
@@ -110,7 +123,52 @@ pub fn passthrough(
     total: usize,
     timeout: Duration,
 ) -> Result<Duration, Error> {
-    let mut config = kafka.consumer_config(&format!("{}passthrough", kafka.topic_prefix));
+    consume_producing(kafka, "passthrough", total, timeout, |_, m, out| {
+        out.send(to_topic, m.key().unwrap_or_default(), m.payload(), None)
+    })
+}
+
+/// What a consume-and-produce loop writes with: one producer, every delivery awaited at the end.
+pub struct Writes {
+    producer: FutureProducer,
+    pending: Vec<DeliveryFuture>,
+    deadline: Instant,
+}
+
+impl Writes {
+    /// Sends one record (`payload: None` is a tombstone), waiting for room in a full queue.
+    pub fn send(
+        &mut self,
+        topic: &str,
+        key: &[u8],
+        payload: Option<&[u8]>,
+        partition: Option<i32>,
+    ) -> Result<(), Error> {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).key(key);
+        if let Some(p) = payload {
+            record = record.payload(p);
+        }
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
+        let f = send_record(&self.producer, record, self.deadline)?;
+        self.pending.push(f);
+        Ok(())
+    }
+}
+
+/// Consumes `total` records of `raw` in a fresh consumer group (`group` under the run's
+/// prefix, the collator's consumer settings) and hands each, with its index, to `on_record`
+/// to write what it stands for. Returns the time from the first consumed record to the last
+/// acknowledged write. Blocking.
+pub fn consume_producing(
+    kafka: &KafkaConfig,
+    group: &str,
+    total: usize,
+    timeout: Duration,
+    mut on_record: impl FnMut(usize, &BorrowedMessage<'_>, &mut Writes) -> Result<(), Error>,
+) -> Result<Duration, Error> {
+    let mut config = kafka.consumer_config(&format!("{}{group}", kafka.topic_prefix));
     // The same short fetch wait the collator sets.
     config.set("fetch.wait.max.ms", "100");
     let consumer: BaseConsumer = config
@@ -119,36 +177,32 @@ pub fn passthrough(
     consumer
         .subscribe(&[&kafka.topics().raw])
         .map_err(|e| Error::kafka("subscribing", e))?;
-    let producer = kafka
-        .producer()
-        .map_err(|e| Error::common("creating producer", e))?;
-    let deadline = Instant::now() + timeout;
-    let mut pending = Vec::with_capacity(total);
+    let mut out = Writes {
+        producer: kafka
+            .producer()
+            .map_err(|e| Error::common("creating producer", e))?,
+        pending: Vec::with_capacity(total),
+        deadline: Instant::now() + timeout,
+    };
+    let mut consumed = 0;
     let mut started = None;
-    while pending.len() < total {
-        if Instant::now() > deadline {
+    while consumed < total {
+        if Instant::now() > out.deadline {
             return Err(Error::Timeout(format!(
-                "passthrough: {} of {total} records",
-                pending.len()
+                "{group}: {consumed} of {total} records"
             )));
         }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 started.get_or_insert_with(Instant::now);
-                let key = m.key().unwrap_or_default();
-                pending.push(send(
-                    &producer,
-                    to_topic,
-                    key,
-                    m.payload().unwrap_or_default(),
-                    deadline,
-                )?);
+                on_record(consumed, &m, &mut out)?;
+                consumed += 1;
             }
             Some(Err(KafkaError::PartitionEOF(_))) | None => {}
-            Some(Err(e)) => tracing::warn!(error = %e, "passthrough consumer"),
+            Some(Err(e)) => tracing::warn!(error = %e, "{group} consumer"),
         }
     }
-    await_deliveries(pending)?;
+    await_deliveries(std::mem::take(&mut out.pending))?;
     let elapsed = started.map(|s| s.elapsed()).unwrap_or_default();
     release(consumer);
     Ok(elapsed)

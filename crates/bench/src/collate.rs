@@ -2,6 +2,7 @@
 //! and how long after its deadline an idle window is emitted.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use collator::CollatorConfig;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::broker::{self, fresh_config, fresh_prefix};
 use crate::report::{Distribution, Table};
 use crate::workload::{self, Shape};
-use crate::{verify, Error};
+use crate::{collator_writes, verify, Error};
 
 /// The collator's documented defaults, with a group of its own.
 pub fn collator_config(group: &str) -> Result<CollatorConfig, Error> {
@@ -58,20 +59,15 @@ pub async fn throughput(
         .await
         .map_err(Error::TaskLost)??;
 
-    let k = kafka.clone();
-    let cpu = broker::CpuSample::now(broker_pid);
-    let pass = tokio::task::spawn_blocking(move || {
-        broker::passthrough(&k, &passthrough_topic, total, timeout)
-    })
-    .await
-    .map_err(Error::TaskLost)??;
-    let pass_cpu = cpu.since(broker_pid);
+    let passthrough =
+        |k: KafkaConfig, topic: String| move || broker::passthrough(&k, &topic, total, timeout);
+    let (pass, pass_cpu) = timed(
+        broker_pid,
+        passthrough(kafka.clone(), passthrough_topic.clone()),
+    )
+    .await?;
     let pass_rate = total as f64 / pass.as_secs_f64();
-    tracing::info!(
-        seconds = pass.as_secs_f64(),
-        rate = pass_rate,
-        "passthrough done"
-    );
+    tracing::info!(rate = pass_rate, "passthrough done");
 
     broker::reset_peak_rss();
     let rss_before = broker::current_rss().unwrap_or(0);
@@ -80,21 +76,33 @@ pub async fn throughput(
     let collate_cpu = cpu.since(broker_pid);
     let peak = broker::peak_rss().unwrap_or(0);
     verify::audits(&expected, &audits)?;
-    let k = kafka.clone();
-    let written = tokio::task::spawn_blocking(move || {
-        let t = k.topics();
-        [t.raw, t.audit_live, t.audit, t.collator_state]
-            .map(|topic| volume(&k, &topic, timeout).map(|v| (topic, v)))
-    })
-    .await
-    .map_err(Error::TaskLost)?;
     let rate = total as f64 / elapsed.as_secs_f64();
+    tracing::info!(rate, "collator done");
+
+    let outputs = Arc::new(collator_writes::read_outputs(&kafka, timeout).await?);
+    let (k, o) = (kafka.clone(), Arc::clone(&outputs));
+    let (alone, alone_cpu) = timed(broker_pid, move || {
+        collator_writes::write_alone(&k, &o, total, timeout)
+    })
+    .await?;
+    let alone_rate = total as f64 / alone.as_secs_f64();
+    // Run last, the passthrough again: the broker holds more data by now; if it slowed,
+    // this shows how much of the difference is the broker's drift.
+    let again_topic = format!("{passthrough_topic}.again");
+    broker::create_topics(&kafka, std::slice::from_ref(&again_topic)).await?;
+    let (again, _) = timed(broker_pid, passthrough(kafka.clone(), again_topic)).await?;
+    let again_rate = total as f64 / again.as_secs_f64();
+
+    let k = kafka.clone();
+    let input = tokio::task::spawn_blocking(move || volume(&k, &k.topics().raw, timeout))
+        .await
+        .map_err(Error::TaskLost)??;
     let size = format!("{total} events, {} records", shape.records);
     table.row(
         "collator",
         "passthrough (consume raw → produce)",
         format!("{pass_rate:.0} events/s"),
-        format!("{size}; {pass_cpu}"),
+        format!("{size}; {pass_cpu}; run again last: {again_rate:.0} events/s"),
     );
     table.row(
         "collator",
@@ -114,29 +122,41 @@ pub async fn throughput(
         format!("{} of {}", audits.len(), expected.len()),
         &size,
     );
-    let mut written = written.into_iter();
-    let (_, input) = written.next().transpose()?.unwrap_or_default();
-    let (mut out, mut per_topic) = (Volume::default(), Vec::new());
-    for w in written {
-        let (topic, v) = w?;
-        let name = topic.rsplit('.').next().unwrap_or(&topic).to_owned();
-        per_topic.push(format!("{name} {}", v.records));
-        out.records += v.records;
-        out.bytes += v.bytes;
+    let (mut records, mut bytes) = (0, 0);
+    for o in outputs.iter() {
+        let (r, b) = o.volume();
+        records += r;
+        bytes += b;
     }
+    let per_topic: Vec<String> = outputs
+        .iter()
+        .map(|o| format!("{} {}", o.name(), o.len()))
+        .collect();
     table.row(
         "collator",
         "records / bytes written per input event",
         format!(
             "passthrough 1.00 / 1.00×; collator {:.2} / {:.2}×",
-            out.records as f64 / input.records.max(1) as f64,
-            out.bytes as f64 / input.bytes.max(1) as f64
+            records as f64 / input.records.max(1) as f64,
+            bytes as f64 / input.bytes.max(1) as f64
         ),
         format!(
-            "input {} B per record (key + value); collator records: {}",
+            "input {} B per record (key + value); collator: {}",
             input.bytes / input.records.max(1),
             per_topic.join(", ")
         ),
+    );
+    table.row(
+        "collator",
+        "the collator's writes alone (consume raw → produce its records)",
+        format!("{alone_rate:.0} events/s"),
+        format!("{size}; {alone_cpu}"),
+    );
+    table.row(
+        "collator",
+        "collator / its writes alone",
+        format!("{:.2}×", rate / alone_rate),
+        "what collating costs beyond writing its outputs",
     );
     table.row(
         "collator",
@@ -145,6 +165,18 @@ pub async fn throughput(
         format!("process, {:.0} MiB before", rss_before as f64 / 1048576.0),
     );
     Ok(())
+}
+
+/// Runs a blocking phase; returns what it measured and the CPU it and the broker used.
+async fn timed(
+    broker_pid: Option<u32>,
+    phase: impl FnOnce() -> Result<Duration, Error> + Send + 'static,
+) -> Result<(Duration, String), Error> {
+    let cpu = broker::CpuSample::now(broker_pid);
+    let elapsed = tokio::task::spawn_blocking(phase)
+        .await
+        .map_err(Error::TaskLost)??;
+    Ok((elapsed, cpu.since(broker_pid)))
 }
 
 /// Runs the collator until `expected` audits are on `audit`; returns the time from its first

@@ -12,6 +12,7 @@
 
 pub mod broker;
 pub mod collate;
+pub mod collator_writes;
 mod config;
 pub mod emit;
 mod error;
