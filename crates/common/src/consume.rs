@@ -35,6 +35,12 @@ pub fn read_to_end(
     config.set("enable.partition.eof", "true");
     config.set("auto.offset.reset", "earliest");
     config.set("isolation.level", "read_committed");
+    if !kafka.options.contains_key("fetch.wait.max.ms") {
+        // The end is known only once an empty fetch comes back, which the broker holds for
+        // this long: librdkafka's 500 ms made restoring an empty partition take 1.6 s, 0.6 s
+        // at 20 ms. Fetches with data return at once either way.
+        config.set("fetch.wait.max.ms", "20");
+    }
     let consumer: BaseConsumer<QuietEof> = config
         .create_with_context(QuietEof)
         .map_err(|e| Error::kafka("creating reader", e))?;
