@@ -214,6 +214,8 @@ async fn broker_killed_and_restarted_loses_no_acknowledged_change_and_no_audit()
         transactions: false,
         message_timeout: Duration::from_secs(10),
         options: Default::default(),
+        producer_options: Default::default(),
+        consumer_options: Default::default(),
     };
     kafka
         .ensure_topics(&kafka.topics().specs(kafka.partitions))
@@ -230,7 +232,7 @@ async fn broker_killed_and_restarted_loses_no_acknowledged_change_and_no_audit()
         &dir,
         &broker,
         &format!(
-            "[kafka.options]\n\"enable.idempotence\" = \"false\"\n\n\
+            "[kafka.producer_options]\n\"enable.idempotence\" = \"false\"\n\n\
              [ingest]\nlisten = \"127.0.0.1:{port}\"\n{}\n\
              [collator]\ngap = \"1s\"\n\n\
              [[emitter.sinks]]\nname = \"out\"\nkind = \"stdout\"\nstream = \"audit\"\n",

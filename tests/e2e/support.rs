@@ -34,6 +34,8 @@ impl TestBroker {
             transactions: false,
             message_timeout: Duration::from_secs(10),
             options: Default::default(),
+            producer_options: Default::default(),
+            consumer_options: Default::default(),
         };
         let specs = kafka.topics().specs(partitions);
         match std::env::var(BROKERS_ENV) {

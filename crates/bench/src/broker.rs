@@ -25,6 +25,8 @@ pub fn fresh_config(brokers: &str, prefix: &str, partitions: i32) -> KafkaConfig
         transactions: false,
         message_timeout: Duration::from_secs(60),
         options: Default::default(),
+        producer_options: Default::default(),
+        consumer_options: Default::default(),
     }
 }
 

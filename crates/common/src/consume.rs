@@ -35,7 +35,10 @@ pub fn read_to_end(
     config.set("enable.partition.eof", "true");
     config.set("auto.offset.reset", "earliest");
     config.set("isolation.level", "read_committed");
-    if !kafka.options.contains_key("fetch.wait.max.ms") {
+    for (k, v) in &kafka.consumer_options {
+        config.set(k, v);
+    }
+    if !kafka.consumer_sets("fetch.wait.max.ms") {
         // The end is known only once an empty fetch comes back, which the broker holds for
         // this long: librdkafka's 500 ms made restoring an empty partition take 1.6 s, 0.6 s
         // at 20 ms. Fetches with data return at once either way.

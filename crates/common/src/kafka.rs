@@ -35,9 +35,18 @@ pub struct KafkaConfig {
     /// How long a produce may wait for the broker before it counts as failed.
     #[serde(with = "humantime_serde")]
     pub message_timeout: Duration,
-    /// Any librdkafka property, passed through (e.g. `"security.protocol" = "SASL_SSL"`).
+    /// Any librdkafka property, passed through to every client (e.g.
+    /// `"security.protocol" = "SASL_SSL"`).
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// librdkafka properties for producers only (e.g. `"compression.type" = "lz4"`): a
+    /// producer-only property in `options` makes every consumer log a configuration warning.
+    #[serde(default)]
+    pub producer_options: BTreeMap<String, String>,
+    /// librdkafka properties for consumers only (group members and the readers that restore
+    /// state), e.g. `"fetch.max.bytes"`.
+    #[serde(default)]
+    pub consumer_options: BTreeMap<String, String>,
 }
 
 impl KafkaConfig {
@@ -94,7 +103,7 @@ impl KafkaConfig {
         // Keys land where Java clients put them (murmur2), so any client can co-partition.
         c.set("partitioner", "murmur2_random");
         c.set("message.timeout.ms", message_timeout_ms.to_string());
-        for (k, v) in &self.options {
+        for (k, v) in self.options.iter().chain(&self.producer_options) {
             c.set(k, v);
         }
         c
@@ -122,10 +131,16 @@ impl KafkaConfig {
         c.set("heartbeat.interval.ms", "1000");
         // Never read records of an open or aborted transaction when transactions are in use.
         c.set("isolation.level", "read_committed");
-        for (k, v) in &self.options {
+        for (k, v) in self.options.iter().chain(&self.consumer_options) {
             c.set(k, v);
         }
         c
+    }
+
+    /// True when the user set `property` for consumers (in `options` or `consumer_options`):
+    /// a role's own default for it then yields.
+    pub fn consumer_sets(&self, property: &str) -> bool {
+        self.options.contains_key(property) || self.consumer_options.contains_key(property)
     }
 
     /// Creates the missing topics; existing ones are left alone (creation is idempotent).
@@ -248,4 +263,56 @@ fn create_producer(config: &ClientConfig) -> Result<FutureProducer> {
     config
         .create()
         .map_err(|e| Error::kafka("creating producer", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> KafkaConfig {
+        let table = |k: &str, v: &str| BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        KafkaConfig {
+            brokers: "127.0.0.1:9092".into(),
+            topic_prefix: String::new(),
+            partitions: 1,
+            replication_factor: 1,
+            transactions: false,
+            message_timeout: Duration::from_secs(10),
+            options: table("security.protocol", "SSL"),
+            producer_options: table("compression.type", "lz4"),
+            consumer_options: table("fetch.max.bytes", "1048576"),
+        }
+    }
+
+    #[test]
+    fn producer_and_consumer_options_reach_only_their_clients() {
+        let kafka = config();
+        for producer in [kafka.producer_config(), kafka.patient_producer_config()] {
+            assert_eq!(producer.get("security.protocol"), Some("SSL"));
+            assert_eq!(producer.get("compression.type"), Some("lz4"));
+            assert_eq!(producer.get("fetch.max.bytes"), None);
+        }
+        let consumer = kafka.consumer_config("group");
+        assert_eq!(consumer.get("security.protocol"), Some("SSL"));
+        assert_eq!(consumer.get("fetch.max.bytes"), Some("1048576"));
+        assert_eq!(consumer.get("compression.type"), None);
+    }
+
+    #[test]
+    fn a_users_option_wins_over_a_forced_setting() {
+        let mut kafka = config();
+        kafka
+            .producer_options
+            .insert("linger.ms".into(), "20".into());
+        kafka
+            .consumer_options
+            .insert("fetch.queue.backoff.ms".into(), "100".into());
+        assert_eq!(kafka.producer_config().get("linger.ms"), Some("20"));
+        assert_eq!(
+            kafka.consumer_config("g").get("fetch.queue.backoff.ms"),
+            Some("100")
+        );
+        assert!(kafka.consumer_sets("fetch.max.bytes"));
+        assert!(!kafka.consumer_sets("fetch.wait.max.ms"));
+    }
 }

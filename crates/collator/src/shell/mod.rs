@@ -131,7 +131,7 @@ fn start(
         shared: Arc::clone(&shared),
     };
     let mut consumer_config = kafka.consumer_config(&config.group_id);
-    if !kafka.options.contains_key("fetch.wait.max.ms") {
+    if !kafka.consumer_sets("fetch.wait.max.ms") {
         // Partition EOF (our "caught up" signal, which lets the watermark follow the wall
         // clock) arrives only after an empty fetch: a short wait keeps idle windows closing
         // well within a second of their deadline.

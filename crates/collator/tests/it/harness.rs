@@ -31,6 +31,8 @@ pub async fn kafka() -> Result<TestKafka> {
         transactions: false,
         message_timeout: Duration::from_secs(10),
         options: BTreeMap::new(),
+        producer_options: Default::default(),
+        consumer_options: Default::default(),
     };
     let specs = kafka.topics().specs(PARTITIONS);
     match std::env::var("AUDITSTREAM_TEST_BROKERS") {

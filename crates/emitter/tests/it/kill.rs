@@ -35,6 +35,8 @@ async fn child_emitter() -> anyhow::Result<()> {
         transactions: false,
         message_timeout: Duration::from_secs(10),
         options: BTreeMap::new(),
+        producer_options: Default::default(),
+        consumer_options: Default::default(),
     };
     emitter::run(
         kafka,

@@ -45,6 +45,8 @@ pub async fn cluster_with(extra_topics: &[&str]) -> anyhow::Result<Cluster> {
         transactions: false,
         message_timeout: Duration::from_secs(10),
         options: BTreeMap::new(),
+        producer_options: Default::default(),
+        consumer_options: Default::default(),
     };
     let mut specs = kafka.topics().specs(kafka.partitions);
     for name in extra_topics {

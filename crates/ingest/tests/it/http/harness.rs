@@ -77,6 +77,8 @@ fn kafka_config(brokers: String, prefix: String) -> KafkaConfig {
         // Short, so a test with the broker down sees its 503 quickly.
         message_timeout: Duration::from_secs(3),
         options: Default::default(),
+        producer_options: Default::default(),
+        consumer_options: Default::default(),
     }
 }
 
