@@ -6,6 +6,7 @@ mod ids;
 mod live;
 mod merge;
 mod partition;
+mod raw;
 mod records;
 mod timers;
 mod window;
@@ -15,6 +16,8 @@ mod wire;
 mod live_tests;
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod raw_tests;
 #[cfg(test)]
 mod state_tests;
 #[cfg(test)]
