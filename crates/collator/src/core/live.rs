@@ -104,7 +104,7 @@ fn capacity_for(event: &RawView<'_>, key: &str) -> usize {
     96 + 2 * message(event.actor)
         + message(event.record)
         + message(event.associated)
-        + event.changes_len()
+        + event.changes_field_len()
         + 12 * event.change_count
         + event.workspace.len()
         + event.integration_id.len()

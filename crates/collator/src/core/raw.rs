@@ -46,6 +46,12 @@ pub(crate) struct RawView<'a> {
     /// unusual field order, other fields: [`RawView::change_bytes`] picks the changes out).
     changes: &'a [u8],
     pub change_count: usize,
+    /// Each change's length-delimited field (one key byte: `changes` is field 13 here and
+    /// field 7 of a window entry), summed.
+    changes_field_len: usize,
+    /// The first changes, as read while their bytes were checked, so the live audit does not
+    /// read them again (most events carry one to three).
+    first_changes: [ChangeView<'a>; FIRST_CHANGES],
     pub dedup_key: &'a str,
     pub partition_key: &'a str,
     pub workspace: &'a str,
@@ -53,6 +59,8 @@ pub(crate) struct RawView<'a> {
     pub project: &'a str,
     pub flow: &'a str,
 }
+
+const FIRST_CHANGES: usize = 4;
 
 /// The view of a raw record's bytes: read in place when they are what prost writes, else
 /// decoded by prost (which refuses them as it always did) and read from prost's encoding,
@@ -79,16 +87,16 @@ impl<'a> RawView<'a> {
         while !buf.is_empty() {
             let field_at = whole.len() - buf.len();
             // A key beyond 32 bits, or tag 0, prost refuses.
-            let key = u32::try_from(decode_varint(&mut buf).ok()?).ok()?;
+            let key = u32::try_from(varint(&mut buf)?).ok()?;
             let tag = Some(key >> 3).filter(|&t| t != 0)?;
             let value = match key & 7 {
-                0 => Value::Varint(decode_varint(&mut buf).ok()?),
+                0 => Value::Varint(varint(&mut buf)?),
                 1 => {
                     buf = buf.get(8..)?;
                     Value::Other
                 }
                 2 => {
-                    let len = usize::try_from(decode_varint(&mut buf).ok()?).ok()?;
+                    let len = usize::try_from(varint(&mut buf)?).ok()?;
                     let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
                     buf = rest;
                     Value::Bytes(value)
@@ -112,10 +120,12 @@ impl<'a> RawView<'a> {
                 // A message field sent twice is merged by prost: leave that to it.
                 (9, Value::Bytes(b)) if v.actor.is_none() => {
                     let [id, ..] = canonical_strings::<6>(b, &[])?;
-                    (v.actor, v.actor_id) = (Some(b), id);
+                    (v.actor, v.actor_id) = (Some(b), id.unwrap_or_default());
                 }
                 (10, Value::Bytes(b)) if v.record.is_none() => {
-                    [v.record_type, v.record_id] = canonical_strings::<2>(b, &[])?;
+                    let [rtype, rid] = canonical_strings::<2>(b, &[])?;
+                    v.record_type = rtype.unwrap_or_default();
+                    v.record_id = rid.unwrap_or_default();
                     v.record = Some(b);
                 }
                 (11, Value::Bytes(b)) if v.associated.is_none() => {
@@ -126,7 +136,19 @@ impl<'a> RawView<'a> {
                 (13, Value::Bytes(b)) => {
                     // `from`, `from_string`, `to` and `to_string` are `optional`: present when
                     // empty.
-                    canonical_strings::<6>(b, &[3, 4, 5, 6])?;
+                    let [field_id, field_name, from, from_string, to, to_string] =
+                        canonical_strings::<6>(b, &[3, 4, 5, 6])?;
+                    if let Some(c) = v.first_changes.get_mut(v.change_count) {
+                        *c = ChangeView {
+                            field_id: field_id.unwrap_or_default(),
+                            field_name: field_name.unwrap_or_default(),
+                            from,
+                            from_string,
+                            to,
+                            to_string,
+                        };
+                    }
+                    v.changes_field_len += 1 + encoded_len_varint(b.len() as u64) + b.len();
                     let end = whole.len() - buf.len();
                     changes = Some((changes.map_or(field_at, |(start, _)| start), end));
                     v.change_count += 1;
@@ -165,14 +187,34 @@ impl<'a> RawView<'a> {
         })
     }
 
-    /// The byte length of every change's encoding, for sizing what copies them.
-    pub fn changes_len(&self) -> usize {
-        self.changes.len()
+    /// Each change, read.
+    pub fn change_views(&self) -> impl Iterator<Item = ChangeView<'a>> + 'a {
+        let first = self.first_changes;
+        let read = self.change_count.min(FIRST_CHANGES);
+        let rest = self.change_bytes().skip(read).map(ChangeView::parse);
+        first.into_iter().take(read).chain(rest)
+    }
+
+    /// The encoded length of every change as a length-delimited field of tag 1 to 15.
+    pub fn changes_field_len(&self) -> usize {
+        self.changes_field_len
     }
 }
 
 fn utf8(b: &[u8]) -> Option<&str> {
     std::str::from_utf8(b).ok()
+}
+
+/// A varint; most (keys, short lengths) are one byte, read here without a call.
+#[inline]
+fn varint(buf: &mut &[u8]) -> Option<u64> {
+    match buf.first() {
+        Some(&b) if b < 0x80 => {
+            *buf = &buf[1..];
+            Some(u64::from(b))
+        }
+        _ => decode_varint(buf).ok(),
+    }
 }
 
 /// The string fields 1..=N of a message whose fields are all strings, if `buf` is exactly
@@ -182,8 +224,8 @@ fn utf8(b: &[u8]) -> Option<&str> {
 fn canonical_strings<'a, const N: usize>(
     mut buf: &'a [u8],
     optional: &[u32],
-) -> Option<[&'a str; N]> {
-    let mut out = [""; N];
+) -> Option<[Option<&'a str>; N]> {
+    let mut out = [None; N];
     let mut last_tag = 0;
     while !buf.is_empty() {
         let key = varint_shortest(&mut buf)?;
@@ -198,7 +240,7 @@ fn canonical_strings<'a, const N: usize>(
         }
         let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
         buf = rest;
-        out[tag as usize - 1] = utf8(value)?;
+        out[tag as usize - 1] = Some(utf8(value)?);
     }
     Some(out)
 }
@@ -206,7 +248,7 @@ fn canonical_strings<'a, const N: usize>(
 /// A varint, only in its shortest form (the one prost writes).
 fn varint_shortest(buf: &mut &[u8]) -> Option<u64> {
     let before = buf.len();
-    let n = decode_varint(buf).ok()?;
+    let n = varint(buf)?;
     (before - buf.len() == encoded_len_varint(n)).then_some(n)
 }
 
@@ -221,7 +263,7 @@ impl Entry for RawView<'_> {
         self.actor.map(wire::decode_user)
     }
     fn changes(&self) -> impl Iterator<Item = ChangeView<'_>> {
-        self.change_bytes().map(ChangeView::parse)
+        self.change_views()
     }
     fn event_time_ms(&self) -> i64 {
         self.event_time_ms

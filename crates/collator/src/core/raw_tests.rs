@@ -10,6 +10,7 @@ use schema::v1::{FieldChange, RawEvent, RecordRef, User};
 
 use super::raw::{read_raw, RawView};
 use super::tests::{change, event, settings, GAP};
+use super::wire::ChangeView;
 use super::PartitionCollator;
 
 /// Every value the view reads is the one prost decoded; every message it keeps as bytes is
@@ -44,6 +45,8 @@ fn assert_reads_as(v: &RawView<'_>, e: &RawEvent) {
     let read: Vec<&[u8]> = v.change_bytes().collect();
     assert_eq!(read, changes.iter().map(Vec::as_slice).collect::<Vec<_>>());
     assert_eq!(v.change_count, e.changes.len());
+    let views: Vec<ChangeView<'_>> = e.changes.iter().map(ChangeView::from).collect();
+    assert_eq!(v.change_views().collect::<Vec<_>>(), views);
     assert_eq!(v.dedup_key, e.dedup_key);
     assert_eq!(v.partition_key, e.partition_key);
     assert_eq!(v.workspace, e.workspace);
@@ -99,7 +102,8 @@ fn raw_event() -> impl Strategy<Value = RawEvent> {
         ),
         (text(), text(), prop::option::of(user())),
         (prop::option::of(record()), prop::option::of(record())),
-        (any::<i32>(), prop::collection::vec(field_change(), 0..4)),
+        // Past the changes the view reads up front, too.
+        (any::<i32>(), prop::collection::vec(field_change(), 0..7)),
         (text(), text(), prop::collection::vec(any::<u8>(), 0..40)),
         (text(), any::<bool>(), text(), text()),
     )

@@ -93,7 +93,6 @@ fn frames(buf: &[u8]) -> impl Iterator<Item = (Range<usize>, &[u8])> {
 /// the actor and changes are copied as the raw record carries them (prost's own encoding, see
 /// `raw`).
 fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
-    let changes_len: usize = event.change_bytes().map(|c| bytes_len(7, c.len())).sum();
     let len = str_len(1, event.dedup_key)
         + i64_len(2, event.event_time_ms)
         + i64_len(3, event.received_at_ms)
@@ -104,7 +103,7 @@ fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
         } else {
             0
         }
-        + changes_len;
+        + event.changes_field_len();
     buf.reserve(len + 6);
     put_len(ENTRIES, len, buf);
     put_str(1, event.dedup_key, buf);
