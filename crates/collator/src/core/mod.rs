@@ -27,6 +27,7 @@ pub use ids::{audit_id, live_audit_id, record_key};
 pub use live::{encode_live, LiveAudit};
 pub use merge::{live_audit, Merged};
 pub use partition::{Applied, PartitionCollator, Stats};
+pub(crate) use raw::read_raw;
 
 use std::time::Duration;
 

@@ -172,7 +172,7 @@ impl PartitionCollator {
 
     /// Window time is the event's `received_at`, so the watermark first moves to it: windows
     /// it proves idle close before it is applied.
-    fn apply_view(&mut self, event: &RawView<'_>, offset: i64) -> Applied {
+    pub(crate) fn apply_view(&mut self, event: &RawView<'_>, offset: i64) -> Applied {
         self.advance(event.received_at_ms);
         let (rtype, rid) = (event.record_type, event.record_id);
         let mut key = std::mem::take(&mut self.key_buf);
