@@ -170,8 +170,8 @@ impl PartitionCollator {
         Ok(self.apply_view(&view, offset))
     }
 
-    /// Window time is the event's `received_at`, so the watermark first moves to it: windows
-    /// it proves idle close before it is applied.
+    /// Applies a raw record read in place. Window time is the event's `received_at`, so the
+    /// watermark first moves to it: windows it proves idle close before it is applied.
     pub(crate) fn apply_view(&mut self, event: &RawView<'_>, offset: i64) -> Applied {
         self.advance(event.received_at_ms);
         let (rtype, rid) = (event.record_type, event.record_id);
