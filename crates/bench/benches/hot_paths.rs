@@ -129,10 +129,14 @@ fn audit_json_and_protobuf(c: &mut Criterion) {
     g.finish();
 }
 
+/// The collator's core as the shell runs it: each event is a `raw` record's bytes (encoded
+/// before the timed part), applied as they are read.
 fn collation_core(c: &mut Criterion) {
     const N: usize = 10_000;
     let mut rng = Rng::new(9);
-    let opening: Vec<RawEvent> = (0..N).map(|i| memory::opening_event(i, &mut rng)).collect();
+    let opening: Vec<Vec<u8>> = (0..N)
+        .map(|i| memory::opening_event(i, &mut rng).encode_to_vec())
+        .collect();
     let mut g = c.benchmark_group("collation_core");
     g.throughput(Throughput::Elements(N as u64));
     // Events into open windows: each opens its record's window (and makes its live audit).
@@ -141,7 +145,7 @@ fn collation_core(c: &mut Criterion) {
             || PartitionCollator::new(memory::settings(), 0),
             |mut col| {
                 for (i, e) in opening.iter().enumerate() {
-                    col.apply(e, i as i64);
+                    col.apply_encoded(e, i as i64).expect("a raw record");
                 }
                 col.take_live();
                 col
@@ -155,7 +159,7 @@ fn collation_core(c: &mut Criterion) {
             || {
                 let mut col = PartitionCollator::new(memory::settings(), 0);
                 for (i, e) in opening.iter().enumerate() {
-                    col.apply(e, i as i64);
+                    col.apply_encoded(e, i as i64).expect("a raw record");
                 }
                 col.take_live();
                 col
@@ -169,7 +173,20 @@ fn collation_core(c: &mut Criterion) {
     });
     g.finish();
     // Workload W's mix (bursts joining open windows, closes as time passes), per event.
-    let (events, _) = sample_audits();
+    let (raw_events, _) = sample_audits();
+    let events: Vec<Vec<u8>> = raw_events.iter().map(|e| e.encode_to_vec()).collect();
+    // The same events as ingest writes them: each carries its original Jira request (`body`;
+    // here the real fixtures in turn, 0.5 to 18 KB), which the collator never needs.
+    let bodies: Vec<Vec<u8>> = fixtures().into_iter().map(|(_, body)| body).collect();
+    let with_bodies: Vec<Vec<u8>> = raw_events
+        .iter()
+        .zip(bodies.iter().cycle())
+        .map(|(e, body)| {
+            let mut e = e.clone();
+            e.body.clone_from(body);
+            e.encode_to_vec()
+        })
+        .collect();
     let mut g2 = c.benchmark_group("collation_core_workload");
     g2.throughput(Throughput::Elements(events.len() as u64));
     g2.bench_function("apply_and_close_w_mix", |b| {
@@ -177,7 +194,20 @@ fn collation_core(c: &mut Criterion) {
             || PartitionCollator::new(memory::settings(), 0),
             |mut col| {
                 for (i, e) in events.iter().enumerate() {
-                    col.apply(e, i as i64);
+                    col.apply_encoded(e, i as i64).expect("a raw record");
+                }
+                col.advance(i64::MAX);
+                (col.take_audits(), col.take_live())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g2.bench_function("apply_and_close_w_mix_with_bodies", |b| {
+        b.iter_batched(
+            || PartitionCollator::new(memory::settings(), 0),
+            |mut col| {
+                for (i, e) in with_bodies.iter().enumerate() {
+                    col.apply_encoded(e, i as i64).expect("a raw record");
                 }
                 col.advance(i64::MAX);
                 (col.take_audits(), col.take_live())

@@ -1,14 +1,16 @@
-//! Live audits (`audit.live`), encoded straight from the raw event. One is written per applied
+//! Live audits (`audit.live`), encoded straight from the raw record's bytes. One is written per applied
 //! change, so building an owned `AuditEvent` (a copy of every string of the event) only to
 //! encode and drop it was most of the core's cost per event. The bytes are exactly what prost
 //! writes for [`super::live_audit`]'s `AuditEvent`: fields in tag order, proto3 defaults left
 //! out (a unit test and a property test hold the two to the same bytes).
 
 use prost::encoding::{self, encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+use prost::Message as _;
 use schema::v1::{Action, RawEvent};
 
 use super::ids::live_audit_id;
 use super::merge::{self, MergedChange};
+use super::raw::{read_raw, RawView};
 use super::Settings;
 
 /// One encoded live audit and the key it is produced under (the root record's partition key).
@@ -19,8 +21,22 @@ pub struct LiveAudit {
 }
 
 /// The live audit of one applied raw event, or `None` when it has nothing to say (an update
-/// whose changes are empty or cancel out).
+/// whose changes are empty or cancel out). The collator writes it from the record's bytes
+/// (`encode_live_view`); this encodes `event` as `raw` carries it and does the same.
 pub fn encode_live(record_key: &str, event: &RawEvent, s: &Settings) -> Option<LiveAudit> {
+    let encoded = event.encode_to_vec();
+    let mut canonical = Vec::new();
+    let view = read_raw(&encoded, &mut canonical).expect("prost decodes what it encoded");
+    encode_live_view(record_key, &view, s)
+}
+
+/// [`encode_live`] of a raw record read in place: the actor and records are copied as the
+/// record carries them (prost's own encoding, see `raw`).
+pub(crate) fn encode_live_view(
+    record_key: &str,
+    event: &RawView<'_>,
+    s: &Settings,
+) -> Option<LiveAudit> {
     let entries = std::slice::from_ref(event);
     let action = merge::action(entries);
     let fields = merge::merged_fields(entries, s.keep_reverted_fields);
@@ -30,10 +46,10 @@ pub fn encode_live(record_key: &str, event: &RawEvent, s: &Settings) -> Option<L
     let key = if event.partition_key.is_empty() {
         record_key
     } else {
-        event.partition_key.as_str()
+        event.partition_key
     };
     let mut buf = Vec::with_capacity(capacity_for(event, key));
-    let id = live_audit_id(record_key, &event.dedup_key);
+    let id = live_audit_id(record_key, event.dedup_key);
     if id != 0 {
         encoding::uint64::encode(1, &id, &mut buf);
     }
@@ -47,23 +63,23 @@ pub fn encode_live(record_key: &str, event: &RawEvent, s: &Settings) -> Option<L
     if merge::interesting(action, &fields, s) {
         encoding::bool::encode(4, &true, &mut buf);
     }
-    if let Some(actor) = &event.actor {
+    if let Some(actor) = event.actor {
         // `user`, then `contributors`: the one author of the one change.
-        encoding::message::encode(5, actor, &mut buf);
-        encoding::message::encode(6, actor, &mut buf);
+        put_message(5, actor, &mut buf);
+        put_message(6, actor, &mut buf);
     }
-    if let Some(r) = &event.record {
-        encoding::message::encode(7, r, &mut buf);
+    if let Some(r) = event.record {
+        put_message(7, r, &mut buf);
     }
-    if let Some(r) = &event.associated {
-        encoding::message::encode(8, r, &mut buf);
+    if let Some(r) = event.associated {
+        put_message(8, r, &mut buf);
     }
     for (first, last) in fields {
         put_change(MergedChange { first, last }, &mut buf);
     }
-    put_str(10, &event.workspace, &mut buf);
-    put_str(11, &event.integration_id, &mut buf);
-    put_str(12, &event.jira_site, &mut buf);
+    put_str(10, event.workspace, &mut buf);
+    put_str(11, event.integration_id, &mut buf);
+    put_str(12, event.jira_site, &mut buf);
     if event.received_at_ms != 0 {
         // The window of a live audit is the instant it was received.
         encoding::int64::encode(13, &event.received_at_ms, &mut buf);
@@ -82,42 +98,25 @@ pub fn encode_live(record_key: &str, event: &RawEvent, s: &Settings) -> Option<L
 }
 
 /// Room for the live audit of `event`, so its buffer is not grown while it is written: every
-/// string it copies (the author twice), and a generous 3 bytes of tag and length per field.
-fn capacity_for(event: &RawEvent, key: &str) -> usize {
-    let user = event.actor.as_ref().map_or(0, |u| {
-        u.id.len()
-            + u.name.len()
-            + u.email.len()
-            + u.account_id.len()
-            + u.username.len()
-            + u.user_key.len()
-            + 24
-    });
-    let record = |r: &Option<schema::v1::RecordRef>| {
-        r.as_ref().map_or(0, |r| r.r#type.len() + r.id.len() + 9)
-    };
-    let changes: usize = event
-        .changes
-        .iter()
-        .map(|c| {
-            let opt = |v: &Option<String>| v.as_ref().map_or(0, String::len);
-            c.field_id.len()
-                + c.field_name.len()
-                + opt(&c.from)
-                + opt(&c.from_string)
-                + opt(&c.to)
-                + opt(&c.to_string)
-                + 24
-        })
-        .sum();
-    96 + 2 * user
-        + record(&event.record)
-        + record(&event.associated)
-        + changes
+/// byte it copies (the author twice), and a generous 3 bytes of tag and length per field.
+fn capacity_for(event: &RawView<'_>, key: &str) -> usize {
+    let message = |m: Option<&[u8]>| m.map_or(0, |m| m.len() + 6);
+    96 + 2 * message(event.actor)
+        + message(event.record)
+        + message(event.associated)
+        + event.changes_field_len()
+        + 12 * event.change_count
         + event.workspace.len()
         + event.integration_id.len()
         + event.jira_site.len()
         + key.len()
+}
+
+/// A message field whose value is already encoded.
+fn put_message(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(value.len() as u64, buf);
+    buf.extend_from_slice(value);
 }
 
 /// A proto3 `string` field: left out when empty.

@@ -6,6 +6,7 @@ mod ids;
 mod live;
 mod merge;
 mod partition;
+mod raw;
 mod records;
 mod timers;
 mod window;
@@ -16,6 +17,8 @@ mod live_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+mod raw_tests;
+#[cfg(test)]
 mod state_tests;
 #[cfg(test)]
 mod tests;
@@ -24,6 +27,7 @@ pub use ids::{audit_id, live_audit_id, record_key};
 pub use live::{encode_live, LiveAudit};
 pub use merge::{live_audit, Merged};
 pub use partition::{Applied, PartitionCollator, Stats};
+pub(crate) use raw::read_raw;
 
 use std::time::Duration;
 

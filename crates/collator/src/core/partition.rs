@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use prost::Message as _;
+use prost::{DecodeError, Message as _};
 use schema::v1::{record_state, AuditEvent, EmittedKey, RawEvent, RecordState};
 
 use super::ids::write_record_key;
-use super::live::{encode_live, LiveAudit};
+use super::live::{encode_live_view, LiveAudit};
 use super::merge::{merge_window, Merged};
+use super::raw::{read_raw, RawView};
 use super::records::{key_hash, Origins, RecordId, Records, Slot};
 use super::timers::Timers;
 use super::window::SessionWindow;
@@ -152,25 +153,38 @@ impl PartitionCollator {
         self.schedule(n);
     }
 
-    /// Applies one raw event at `offset`. Window time is the event's `received_at`, so the
-    /// watermark first moves to it: windows it proves idle close before it is applied.
+    /// Applies one raw event at `offset`, as [`apply_encoded`](Self::apply_encoded) applies
+    /// its `raw` record.
     pub fn apply(&mut self, event: &RawEvent, offset: i64) -> Applied {
+        let encoded = event.encode_to_vec();
+        self.apply_encoded(&encoded, offset)
+            .expect("prost decodes what it encoded")
+    }
+
+    /// Applies one `raw` record (an encoded `RawEvent`) at `offset`, read in place: nothing
+    /// of it is copied but what its window entry and live audit keep. Bytes prost would not
+    /// decode are refused with prost's error, and nothing is applied.
+    pub fn apply_encoded(&mut self, payload: &[u8], offset: i64) -> Result<Applied, DecodeError> {
+        let mut canonical = Vec::new();
+        let view = read_raw(payload, &mut canonical)?;
+        Ok(self.apply_view(&view, offset))
+    }
+
+    /// Applies a raw record read in place. Window time is the event's `received_at`, so the
+    /// watermark first moves to it: windows it proves idle close before it is applied.
+    pub(crate) fn apply_view(&mut self, event: &RawView<'_>, offset: i64) -> Applied {
         self.advance(event.received_at_ms);
-        let (rtype, rid) = event
-            .record
-            .as_ref()
-            .map(|r| (r.r#type.as_str(), r.id.as_str()))
-            .unwrap_or(("", ""));
+        let (rtype, rid) = (event.record_type, event.record_id);
         let mut key = std::mem::take(&mut self.key_buf);
-        write_record_key(&mut key, &event.jira_site, rtype, rid);
+        write_record_key(&mut key, event.jira_site, rtype, rid);
         let prefix = &key[..key.len() - rid.len()];
         let origin_of = |o: &mut Origins| {
             o.get([
                 prefix,
-                &event.jira_site,
+                event.jira_site,
                 rtype,
-                &event.integration_id,
-                &event.workspace,
+                event.integration_id,
+                event.workspace,
             ])
         };
         let n = self.slot_of(&key, origin_of, rid);
@@ -208,7 +222,7 @@ impl PartitionCollator {
         match outcome {
             Applied::Opened | Applied::Joined => {
                 self.stats.applied += 1;
-                if let Some(a) = encode_live(&key, event, &s) {
+                if let Some(a) = encode_live_view(&key, event, &s) {
                     self.live.push(a);
                 }
             }
@@ -224,16 +238,15 @@ impl PartitionCollator {
         outcome
     }
 
-    fn open(&mut self, n: u32, key: &str, event: &RawEvent, offset: i64) -> Applied {
-        let rtype = event.record.as_ref().map_or("", |r| r.r#type.as_str());
-        let rid = event.record.as_ref().map_or("", |r| r.id.as_str());
+    fn open(&mut self, n: u32, key: &str, event: &RawView<'_>, offset: i64) -> Applied {
+        let (rtype, rid) = (event.record_type, event.record_id);
         let prefix = &key[..key.len() - rid.len()];
         let origin = self.origins.get([
             prefix,
-            &event.jira_site,
+            event.jira_site,
             rtype,
-            &event.integration_id,
-            &event.workspace,
+            event.integration_id,
+            event.workspace,
         ]);
         if let Some(slot) = self.records.get_mut(n) {
             if !Arc::ptr_eq(&slot.origin, &origin) {

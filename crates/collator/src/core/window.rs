@@ -8,10 +8,11 @@ use std::ops::Range;
 
 use prost::encoding;
 use prost::Message as _;
-use schema::v1::{RawEvent, RecordRef, SessionWindowState, WindowEntry};
+use schema::v1::{RecordRef, SessionWindowState, WindowEntry};
 
+use super::raw::RawView;
 use super::records::Origin;
-use super::wire::{self, i64_len, put_i64, put_len, put_str, str_len, EntryView};
+use super::wire::{self, bytes_len, i64_len, put_i64, put_len, put_str, str_len, EntryView};
 use super::Settings;
 
 /// `SessionWindowState.entries`.
@@ -88,37 +89,42 @@ fn frames(buf: &[u8]) -> impl Iterator<Item = (Range<usize>, &[u8])> {
     })
 }
 
-/// Appends the `entries` field of the entry `event` makes at `offset`, as prost writes it.
-fn put_entry(event: &RawEvent, offset: i64, buf: &mut Vec<u8>) {
-    let len = str_len(1, &event.dedup_key)
+/// Appends the `entries` field of the entry `event` makes at `offset`, as prost writes it:
+/// the actor and changes are copied as the raw record carries them (prost's own encoding, see
+/// `raw`).
+fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
+    let len = str_len(1, event.dedup_key)
         + i64_len(2, event.event_time_ms)
         + i64_len(3, event.received_at_ms)
         + i64_len(4, offset)
-        + event
-            .actor
-            .as_ref()
-            .map_or(0, |a| encoding::message::encoded_len(5, a))
+        + event.actor.map_or(0, |a| bytes_len(5, a.len()))
         + if event.action != 0 {
             encoding::int32::encoded_len(6, &event.action)
         } else {
             0
         }
-        + encoding::message::encoded_len_repeated(7, &event.changes);
+        + event.changes_field_len();
     buf.reserve(len + 6);
     put_len(ENTRIES, len, buf);
-    put_str(1, &event.dedup_key, buf);
+    put_str(1, event.dedup_key, buf);
     put_i64(2, event.event_time_ms, buf);
     put_i64(3, event.received_at_ms, buf);
     put_i64(4, offset, buf);
-    if let Some(a) = &event.actor {
-        encoding::message::encode(5, a, buf);
+    if let Some(a) = event.actor {
+        put_bytes(5, a, buf);
     }
     if event.action != 0 {
         encoding::int32::encode(6, &event.action, buf);
     }
-    for c in &event.changes {
-        encoding::message::encode(7, c, buf);
+    for c in event.change_bytes() {
+        put_bytes(7, c, buf);
     }
+}
+
+/// A length-delimited field whose value is already encoded.
+fn put_bytes(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
+    put_len(tag, value.len(), buf);
+    buf.extend_from_slice(value);
 }
 
 fn put_record_ref(tag: u32, r: &RecordRef, buf: &mut Vec<u8>) {
@@ -128,19 +134,19 @@ fn put_record_ref(tag: u32, r: &RecordRef, buf: &mut Vec<u8>) {
 impl SessionWindow {
     /// Opens a window with its first event. `record_key` is the slot's key, `origin` its
     /// interned origin (built from this event).
-    pub(crate) fn open(record_key: &str, event: &RawEvent, offset: i64) -> Self {
+    pub(crate) fn open(record_key: &str, event: &RawView<'_>, offset: i64) -> Self {
         let mut flags = 0;
         let mut extra = Vec::new();
         if event.record.is_some() {
             flags |= RECORD_FROM_KEY;
         }
-        if let Some(a) = &event.associated {
-            put_record_ref(3, a, &mut extra);
+        if let Some(a) = event.associated {
+            put_bytes(3, a, &mut extra);
         }
         if event.partition_key == record_key {
             flags |= PARTITION_KEY_IS_RECORD_KEY;
         } else {
-            put_str(7, &event.partition_key, &mut extra);
+            put_str(7, event.partition_key, &mut extra);
         }
         let mut w = SessionWindow {
             first_received_ms: event.received_at_ms,
@@ -322,7 +328,7 @@ impl SessionWindow {
 
     /// Applies an event. Returns false when its dedup key is already in the window (a
     /// duplicate delivery: applied once, but it still widens the window's bounds).
-    pub fn insert(&mut self, event: &RawEvent, offset: i64) -> bool {
+    pub(crate) fn insert(&mut self, event: &RawView<'_>, offset: i64) -> bool {
         self.widen(event.received_at_ms);
         let key = (
             entry_time(event.event_time_ms, event.received_at_ms),

@@ -20,7 +20,6 @@ use rdkafka::message::Message;
 use rdkafka::producer::Producer;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, TopicPartitionList};
-use schema::v1::RawEvent;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::Settings;
@@ -123,7 +122,6 @@ fn start(
         partitions: BTreeMap::new(),
         pipeline,
         failure: None,
-        event: RawEvent::default(),
         config: config.clone(),
         kafka: kafka.clone(),
     }));

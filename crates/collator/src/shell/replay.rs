@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use prost::Message as _;
 use rdkafka::message::Message as _;
-use schema::v1::{AuditEvent, RawEvent};
+use schema::v1::AuditEvent;
 
 use super::output::{produce_all, Outgoing};
-use crate::core::{PartitionCollator, Settings};
+use crate::core::{read_raw, PartitionCollator, Settings};
 use crate::metrics as m;
 use crate::{CollatorConfig, Error};
 
@@ -93,9 +93,11 @@ fn rebuild(
         let collator = collators
             .entry(p)
             .or_insert_with(|| PartitionCollator::new(Arc::clone(&settings), p));
-        match RawEvent::decode(msg.payload().unwrap_or_default()) {
+        // Read in place, as the live collator reads it, so replay decides exactly as it did.
+        let mut canonical = Vec::new();
+        match read_raw(msg.payload().unwrap_or_default(), &mut canonical) {
             Ok(event) if event.received_at_ms < end_ms => {
-                collator.apply(&event, msg.offset());
+                collator.apply_view(&event, msg.offset());
             }
             Ok(_) => {}
             Err(e) => {

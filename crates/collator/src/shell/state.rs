@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use prost::Message;
-use schema::v1::{RawEvent, RecordState};
+use schema::v1::RecordState;
 
 use super::pipeline::{Pipeline, StateWrite};
 use crate::core::{PartitionCollator, Settings};
@@ -36,8 +36,6 @@ pub(crate) struct Shared {
     pub pipeline: Pipeline,
     /// A failure seen inside a callback; the loop stops with it.
     pub failure: Option<Error>,
-    /// The raw event being applied, reused from record to record.
-    pub event: RawEvent,
 }
 
 impl Shared {
@@ -58,16 +56,13 @@ impl Shared {
         };
         run.caught_up = false;
         run.next_offset = Some(offset + 1);
-        // Decoded into one reused event: its strings keep their allocations between records.
-        self.event.clear();
-        match self.event.merge(payload.unwrap_or_default()) {
-            Ok(()) => {
-                run.collator.apply(&self.event, offset);
-            }
-            Err(e) => {
-                metrics::counter!(m::UNDECODABLE_RAW_TOTAL).increment(1);
-                tracing::error!(partition, offset, error = %e, "undecodable raw record skipped");
-            }
+        // Read in place: only what the window entry and the live audit keep is copied.
+        if let Err(e) = run
+            .collator
+            .apply_encoded(payload.unwrap_or_default(), offset)
+        {
+            metrics::counter!(m::UNDECODABLE_RAW_TOTAL).increment(1);
+            tracing::error!(partition, offset, error = %e, "undecodable raw record skipped");
         }
         self.emit(partition)
     }

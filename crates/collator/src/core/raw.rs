@@ -1,0 +1,274 @@
+//! A `raw` record read in place. The collator used to decode each record into a prost
+//! `RawEvent` (every change's six strings, the actor and the whole original Jira request body
+//! allocated and copied) only to encode most of it again into a window entry and a live audit
+//! and drop it. The view borrows the strings, keeps the actor, record, associated record and
+//! each change as their encoded bytes, which entries and live audits copy as they are, and
+//! never touches `body`.
+//!
+//! Copying bytes is only byte-identical to prost's re-encoding when the bytes are what prost
+//! writes, and the view must accept exactly what prost accepts. So [`RawView::read`] takes
+//! only bytes it can read exactly like prost: known fields with their wire type, valid UTF-8
+//! in every string, the copied messages in prost's canonical form. Anything else (malformed,
+//! or valid but unusual: an unknown field inside a change, an actor sent twice, a group) is
+//! left to prost: [`read_raw`] decodes it, so prost refuses what it always refused, and reads
+//! prost's own encoding of what it accepts.
+
+use prost::encoding::{decode_varint, encoded_len_varint};
+use prost::{DecodeError, Message as _};
+use schema::v1::{Action, RawEvent, User};
+
+use super::merge::Entry;
+use super::wire::{self, ChangeView, Fields, Value};
+
+/// One `RawEvent`, borrowed from its encoding. `body` is not read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RawView<'a> {
+    pub integration_id: &'a str,
+    pub jira_site: &'a str,
+    pub delivery_id: &'a str,
+    pub retry_count: u32,
+    pub received_at_ms: i64,
+    pub event_time_ms: i64,
+    pub event_name: &'a str,
+    pub issue_event_type: &'a str,
+    /// The encoded `User`, when the event has an actor.
+    pub actor: Option<&'a [u8]>,
+    /// The actor's `id` (empty without an actor).
+    pub actor_id: &'a str,
+    /// The encoded `RecordRef` of the record that changed.
+    pub record: Option<&'a [u8]>,
+    pub record_type: &'a str,
+    pub record_id: &'a str,
+    /// The encoded `RecordRef` of the record it belongs to.
+    pub associated: Option<&'a [u8]>,
+    pub action: i32,
+    /// The span of the event's bytes that holds every `changes` field (and, only in an
+    /// unusual field order, other fields: [`RawView::change_bytes`] picks the changes out).
+    changes: &'a [u8],
+    pub change_count: usize,
+    /// Each change's length-delimited field (one key byte: `changes` is field 13 here and
+    /// field 7 of a window entry), summed.
+    changes_field_len: usize,
+    /// The first changes, as read while their bytes were checked, so the live audit does not
+    /// read them again (most events carry one to three).
+    first_changes: [ChangeView<'a>; FIRST_CHANGES],
+    pub dedup_key: &'a str,
+    pub partition_key: &'a str,
+    pub workspace: &'a str,
+    pub known_event: bool,
+    pub project: &'a str,
+    pub flow: &'a str,
+}
+
+const FIRST_CHANGES: usize = 4;
+
+/// The view of a raw record's bytes: read in place when they are what prost writes, else
+/// decoded by prost (which refuses them as it always did) and read from prost's encoding,
+/// kept in `canonical`.
+pub(crate) fn read_raw<'a>(
+    payload: &'a [u8],
+    canonical: &'a mut Vec<u8>,
+) -> Result<RawView<'a>, DecodeError> {
+    if let Some(view) = RawView::read(payload) {
+        return Ok(view);
+    }
+    let event = RawEvent::decode(payload)?;
+    *canonical = event.encode_to_vec();
+    Ok(RawView::of_prost_encoding(canonical))
+}
+
+impl<'a> RawView<'a> {
+    /// The view of `buf`, or `None` unless every field is read here exactly as prost would
+    /// read it (see the module's comment).
+    pub fn read(mut buf: &'a [u8]) -> Option<Self> {
+        let whole = buf;
+        let mut v = RawView::default();
+        let mut changes: Option<(usize, usize)> = None;
+        while !buf.is_empty() {
+            let field_at = whole.len() - buf.len();
+            // A key beyond 32 bits, or tag 0, prost refuses.
+            let key = u32::try_from(varint(&mut buf)?).ok()?;
+            let tag = Some(key >> 3).filter(|&t| t != 0)?;
+            let value = match key & 7 {
+                0 => Value::Varint(varint(&mut buf)?),
+                1 => {
+                    buf = buf.get(8..)?;
+                    Value::Other
+                }
+                2 => {
+                    let len = usize::try_from(varint(&mut buf)?).ok()?;
+                    let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
+                    buf = rest;
+                    Value::Bytes(value)
+                }
+                5 => {
+                    buf = buf.get(4..)?;
+                    Value::Other
+                }
+                // Groups (skipped by prost when unknown) and invalid wire types: prost's call.
+                _ => return None,
+            };
+            match (tag, value) {
+                (1, Value::Bytes(b)) => v.integration_id = utf8(b)?,
+                (2, Value::Bytes(b)) => v.jira_site = utf8(b)?,
+                (3, Value::Bytes(b)) => v.delivery_id = utf8(b)?,
+                (4, Value::Varint(n)) => v.retry_count = n as u32,
+                (5, Value::Varint(n)) => v.received_at_ms = n as i64,
+                (6, Value::Varint(n)) => v.event_time_ms = n as i64,
+                (7, Value::Bytes(b)) => v.event_name = utf8(b)?,
+                (8, Value::Bytes(b)) => v.issue_event_type = utf8(b)?,
+                // A message field sent twice is merged by prost: leave that to it.
+                (9, Value::Bytes(b)) if v.actor.is_none() => {
+                    let [id, ..] = canonical_strings::<6>(b, &[])?;
+                    (v.actor, v.actor_id) = (Some(b), id.unwrap_or_default());
+                }
+                (10, Value::Bytes(b)) if v.record.is_none() => {
+                    let [rtype, rid] = canonical_strings::<2>(b, &[])?;
+                    v.record_type = rtype.unwrap_or_default();
+                    v.record_id = rid.unwrap_or_default();
+                    v.record = Some(b);
+                }
+                (11, Value::Bytes(b)) if v.associated.is_none() => {
+                    canonical_strings::<2>(b, &[])?;
+                    v.associated = Some(b);
+                }
+                (12, Value::Varint(n)) => v.action = n as i32,
+                (13, Value::Bytes(b)) => {
+                    // `from`, `from_string`, `to` and `to_string` are `optional`: present when
+                    // empty.
+                    let [field_id, field_name, from, from_string, to, to_string] =
+                        canonical_strings::<6>(b, &[3, 4, 5, 6])?;
+                    if let Some(c) = v.first_changes.get_mut(v.change_count) {
+                        *c = ChangeView {
+                            field_id: field_id.unwrap_or_default(),
+                            field_name: field_name.unwrap_or_default(),
+                            from,
+                            from_string,
+                            to,
+                            to_string,
+                        };
+                    }
+                    v.changes_field_len += 1 + encoded_len_varint(b.len() as u64) + b.len();
+                    let end = whole.len() - buf.len();
+                    changes = Some((changes.map_or(field_at, |(start, _)| start), end));
+                    v.change_count += 1;
+                }
+                (14, Value::Bytes(b)) => v.dedup_key = utf8(b)?,
+                (15, Value::Bytes(b)) => v.partition_key = utf8(b)?,
+                (16, Value::Bytes(_)) => {}
+                (17, Value::Bytes(b)) => v.workspace = utf8(b)?,
+                (18, Value::Varint(n)) => v.known_event = n != 0,
+                (19, Value::Bytes(b)) => v.project = utf8(b)?,
+                (20, Value::Bytes(b)) => v.flow = utf8(b)?,
+                // A known field with another wire type (prost refuses it), or a repeated
+                // message field.
+                (1..=20, _) => return None,
+                // Unknown fields are skipped, as prost skips them.
+                _ => {}
+            }
+        }
+        if let Some((start, end)) = changes {
+            v.changes = &whole[start..end];
+        }
+        Some(v)
+    }
+
+    /// The view of bytes prost has just encoded from a `RawEvent`, which [`RawView::read`]
+    /// always reads (a property test holds it to that for arbitrary events).
+    fn of_prost_encoding(buf: &'a [u8]) -> Self {
+        RawView::read(buf).unwrap_or_default()
+    }
+
+    /// Each change, as its encoded `FieldChange`.
+    pub fn change_bytes(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        Fields::new(self.changes).filter_map(|(tag, v)| match (tag, v) {
+            (13, Value::Bytes(b)) => Some(b),
+            _ => None,
+        })
+    }
+
+    /// Each change, read.
+    pub fn change_views(&self) -> impl Iterator<Item = ChangeView<'a>> + 'a {
+        let first = self.first_changes;
+        let read = self.change_count.min(FIRST_CHANGES);
+        let rest = self.change_bytes().skip(read).map(ChangeView::parse);
+        first.into_iter().take(read).chain(rest)
+    }
+
+    /// The encoded length of every change as a length-delimited field of tag 1 to 15.
+    pub fn changes_field_len(&self) -> usize {
+        self.changes_field_len
+    }
+}
+
+fn utf8(b: &[u8]) -> Option<&str> {
+    std::str::from_utf8(b).ok()
+}
+
+/// A varint; most (keys, short lengths) are one byte, read here without a call.
+#[inline]
+fn varint(buf: &mut &[u8]) -> Option<u64> {
+    match buf.first() {
+        Some(&b) if b < 0x80 => {
+            *buf = &buf[1..];
+            Some(u64::from(b))
+        }
+        _ => decode_varint(buf).ok(),
+    }
+}
+
+/// The string fields 1..=N of a message whose fields are all strings, if `buf` is exactly
+/// prost's encoding of it: known tags in increasing order, each once, with the shortest
+/// varints, valid UTF-8, and an empty value only for the `optional` tags (proto3 leaves out
+/// an empty plain string). Copying such bytes is copying what prost would write.
+fn canonical_strings<'a, const N: usize>(
+    mut buf: &'a [u8],
+    optional: &[u32],
+) -> Option<[Option<&'a str>; N]> {
+    let mut out = [None; N];
+    let mut last_tag = 0;
+    while !buf.is_empty() {
+        let key = varint_shortest(&mut buf)?;
+        let tag = u32::try_from(key >> 3).ok()?;
+        if key & 7 != 2 || tag <= last_tag || tag as usize > N {
+            return None;
+        }
+        last_tag = tag;
+        let len = usize::try_from(varint_shortest(&mut buf)?).ok()?;
+        if len == 0 && !optional.contains(&tag) {
+            return None;
+        }
+        let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
+        buf = rest;
+        out[tag as usize - 1] = Some(utf8(value)?);
+    }
+    Some(out)
+}
+
+/// A varint, only in its shortest form (the one prost writes).
+fn varint_shortest(buf: &mut &[u8]) -> Option<u64> {
+    let before = buf.len();
+    let n = varint(buf)?;
+    (before - buf.len() == encoded_len_varint(n)).then_some(n)
+}
+
+impl Entry for RawView<'_> {
+    fn action(&self) -> Action {
+        Action::try_from(self.action).unwrap_or_default()
+    }
+    fn actor_id(&self) -> Option<&str> {
+        self.actor.map(|_| self.actor_id)
+    }
+    fn actor(&self) -> Option<User> {
+        self.actor.map(wire::decode_user)
+    }
+    fn changes(&self) -> impl Iterator<Item = ChangeView<'_>> {
+        self.change_views()
+    }
+    fn event_time_ms(&self) -> i64 {
+        self.event_time_ms
+    }
+    fn received_at_ms(&self) -> i64 {
+        self.received_at_ms
+    }
+}
