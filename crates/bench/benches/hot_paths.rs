@@ -162,7 +162,7 @@ fn collation_core(c: &mut Criterion) {
             },
             |mut col| {
                 col.advance(i64::MAX);
-                col.take_audits()
+                col.take_audits_encoded()
             },
             BatchSize::LargeInput,
         )
@@ -180,7 +180,7 @@ fn collation_core(c: &mut Criterion) {
                     col.apply(e, i as i64);
                 }
                 col.advance(i64::MAX);
-                (col.take_audits(), col.take_live())
+                (col.take_audits_encoded(), col.take_live())
             },
             BatchSize::LargeInput,
         )

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use prost::Message as _;
 use rdkafka::message::Message as _;
-use schema::v1::{AuditEvent, RawEvent};
+use schema::v1::RawEvent;
 
 use super::output::{produce_all, Outgoing};
-use crate::core::{PartitionCollator, Settings};
+use crate::core::{EncodedAudit, PartitionCollator, Settings};
 use crate::metrics as m;
 use crate::{CollatorConfig, Error};
 
@@ -60,11 +60,11 @@ pub async fn replay(
     summary.audits_emitted = audits.len() as u64;
     tokio::task::spawn_blocking(move || {
         let out: Vec<Outgoing<'_>> = audits
-            .iter()
+            .into_iter()
             .map(|a| Outgoing {
                 topic: &output_topic,
-                key: a.record_key.clone(),
-                payload: Some(a.encode_to_vec()),
+                key: a.key,
+                payload: Some(a.payload),
                 partition: None,
             })
             .collect();
@@ -83,7 +83,7 @@ fn rebuild(
     settings: Arc<Settings>,
     from_ms: i64,
     end_ms: i64,
-) -> Result<(Vec<AuditEvent>, ReplaySummary), Error> {
+) -> Result<(Vec<EncodedAudit>, ReplaySummary), Error> {
     let raw = kafka.topics().raw;
     let mut collators: BTreeMap<i32, PartitionCollator> = BTreeMap::new();
     let mut summary = ReplaySummary::default();
@@ -108,7 +108,7 @@ fn rebuild(
         collator.take_live();
         audits.extend(
             collator
-                .take_audits()
+                .take_audits_encoded()
                 .into_iter()
                 .filter(|a| a.window_start_ms >= from_ms && a.window_start_ms < end_ms),
         );
@@ -117,7 +117,7 @@ fn rebuild(
         collator.advance(end_ms);
         audits.extend(
             collator
-                .take_audits()
+                .take_audits_encoded()
                 .into_iter()
                 .filter(|a| a.window_start_ms >= from_ms && a.window_start_ms < end_ms),
         );
