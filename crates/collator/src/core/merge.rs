@@ -28,11 +28,11 @@ pub(crate) fn merge_window(
     s: &Settings,
 ) -> Merged {
     use super::ids::audit_id;
+    use super::window::RecordBytes;
     let entries: Vec<EntryView<'_>> = window.entries().collect();
     let Some(first) = entries.first() else {
         return Merged::Empty;
     };
-    use super::window::RecordBytes;
     let h = window.encoded_header(record_key, record_id, origin);
     let decode = |b: &[u8]| prost::Message::decode(b).unwrap_or_default();
     let header = Header {

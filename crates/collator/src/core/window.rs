@@ -256,7 +256,7 @@ impl SessionWindow {
                 id: record_id,
             })
         } else if self.flags & RECORD_EXPLICIT != 0 {
-            // Written with the flag even when empty (prost writes a present message so).
+            // Kept in `extra` even when empty: prost writes a present message however empty.
             Some(RecordBytes::Encoded(
                 self.extra_field(2).unwrap_or_default(),
             ))
