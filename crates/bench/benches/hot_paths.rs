@@ -166,7 +166,7 @@ fn collation_core(c: &mut Criterion) {
             },
             |mut col| {
                 col.advance(i64::MAX);
-                col.take_audits()
+                col.take_audits_encoded()
             },
             BatchSize::LargeInput,
         )
@@ -210,7 +210,7 @@ fn collation_core(c: &mut Criterion) {
                     col.apply_encoded(e, i as i64).expect("a raw record");
                 }
                 col.advance(i64::MAX);
-                (col.take_audits(), col.take_live())
+                (col.take_audits_encoded(), col.take_live())
             },
             BatchSize::LargeInput,
         )

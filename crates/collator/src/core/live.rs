@@ -145,8 +145,9 @@ fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
-/// `AuditChange` (field 9 of `AuditEvent`), length-delimited.
-fn put_change(c: MergedChange<'_>, buf: &mut Vec<u8>) {
+/// `AuditChange` (field 9 of `AuditEvent`), length-delimited. Collated audits write theirs
+/// with it too (`audit`).
+pub(super) fn put_change(c: MergedChange<'_>, buf: &mut Vec<u8>) {
     let len = str_len(1, non_empty(c.first.field_id))
         + str_len(2, non_empty(c.first.field_name))
         + str_len(3, c.value())

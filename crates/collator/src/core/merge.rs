@@ -2,9 +2,8 @@
 
 use schema::v1::{Action, AuditChange, AuditEvent, RawEvent, User};
 
-use super::ids::{audit_id, live_audit_id};
-use super::records::Origin;
-use super::window::{Header, SessionWindow};
+use super::ids::live_audit_id;
+use super::window::Header;
 use super::wire::{self, ChangeView, EntryView};
 use super::Settings;
 
@@ -17,20 +16,40 @@ pub enum Merged {
 }
 
 /// Merges a closed window whose deadline is `deadline_ms`; `record_key` is its record's key,
-/// `record_id` the id the key ends with.
+/// `record_id` the id the key ends with. The collator encodes its audits straight to bytes
+/// (`audit::encode_window`); this owned build is the reference those bytes are tested against.
+#[cfg(test)]
 pub(crate) fn merge_window(
-    window: &SessionWindow,
+    window: &super::window::SessionWindow,
     record_key: &str,
     record_id: &str,
-    origin: &Origin,
+    origin: &super::records::Origin,
     deadline_ms: i64,
     s: &Settings,
 ) -> Merged {
+    use super::ids::audit_id;
+    use super::window::RecordBytes;
     let entries: Vec<EntryView<'_>> = window.entries().collect();
     let Some(first) = entries.first() else {
         return Merged::Empty;
     };
-    let header = window.header(record_key, record_id, origin);
+    let h = window.encoded_header(record_key, record_id, origin);
+    let decode = |b: &[u8]| prost::Message::decode(b).unwrap_or_default();
+    let header = Header {
+        record_key: h.record_key,
+        record: h.record.map(|r| match r {
+            RecordBytes::Parts { r#type, id } => schema::v1::RecordRef {
+                r#type: r#type.to_owned(),
+                id: id.to_owned(),
+            },
+            RecordBytes::Encoded(b) => decode(b),
+        }),
+        associated: h.associated.map(decode),
+        partition_key: h.partition_key,
+        workspace: h.workspace,
+        integration_id: h.integration_id,
+        jira_site: h.jira_site,
+    };
     let id = audit_id(header.record_key, first.dedup_key);
     build(
         header,

@@ -2,6 +2,7 @@
 //! Kafka, no clock reads, no I/O: time arrives as a watermark from the caller, so every
 //! decision is a function of the raw log and the watermarks it was given.
 
+mod audit;
 mod ids;
 mod live;
 mod merge;
@@ -13,6 +14,8 @@ mod window;
 mod wire;
 
 #[cfg(test)]
+mod audit_tests;
+#[cfg(test)]
 mod live_tests;
 #[cfg(test)]
 mod proptests;
@@ -23,6 +26,7 @@ mod state_tests;
 #[cfg(test)]
 mod tests;
 
+pub use audit::EncodedAudit;
 pub use ids::{audit_id, live_audit_id, record_key};
 pub use live::{encode_live, LiveAudit};
 pub use merge::{live_audit, Merged};

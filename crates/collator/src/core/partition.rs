@@ -6,9 +6,9 @@ use std::sync::Arc;
 use prost::{DecodeError, Message as _};
 use schema::v1::{record_state, AuditEvent, EmittedKey, RawEvent, RecordState};
 
+use super::audit::{encode_window, EncodedAudit};
 use super::ids::write_record_key;
 use super::live::{encode_live_view, LiveAudit};
-use super::merge::{merge_window, Merged};
 use super::raw::{read_raw, RawView};
 use super::records::{key_hash, Origins, RecordId, Records, Slot};
 use super::timers::Timers;
@@ -39,11 +39,12 @@ pub struct Stats {
 }
 
 /// The collator of one partition. Feed it raw events in offset order with [`apply`], move
-/// time with [`advance`], and drain [`take_audits`] / [`take_live`] / [`take_dirty`] at flush.
+/// time with [`advance`], and drain [`take_audits_encoded`] / [`take_live`] / [`take_dirty`]
+/// at flush.
 ///
 /// [`apply`]: PartitionCollator::apply
 /// [`advance`]: PartitionCollator::advance
-/// [`take_audits`]: PartitionCollator::take_audits
+/// [`take_audits_encoded`]: PartitionCollator::take_audits_encoded
 /// [`take_live`]: PartitionCollator::take_live
 /// [`take_dirty`]: PartitionCollator::take_dirty
 #[derive(Debug)]
@@ -61,7 +62,7 @@ pub struct PartitionCollator {
     dirty: Vec<u32>,
     /// The key of the record being applied or closed, built here to avoid an allocation.
     key_buf: String,
-    audits: Vec<AuditEvent>,
+    audits: Vec<EncodedAudit>,
     live: Vec<LiveAudit>,
     stats: Stats,
 }
@@ -324,7 +325,8 @@ impl PartitionCollator {
         self.schedule(n);
     }
 
-    /// Closes the record's open window: merges it, remembers what it emitted.
+    /// Closes the record's open window: merges it into its encoded audit, remembers what it
+    /// emitted.
     fn close(&mut self, n: u32, key: &str) {
         let s = Arc::clone(&self.settings);
         let Some(slot) = self.records.get_mut(n) else {
@@ -334,7 +336,7 @@ impl PartitionCollator {
             return;
         };
         let deadline = window.deadline(&s);
-        let merged = merge_window(&window, key, slot.id.as_str(), &slot.origin, deadline, &s);
+        let audit = encode_window(&window, key, slot.id.as_str(), &slot.origin, deadline, &s);
         let closed = slot.closed.get_or_insert_with(Box::default);
         closed.closed_through_offset = closed.closed_through_offset.max(window.max_offset());
         for e in window.entry_heads() {
@@ -346,12 +348,12 @@ impl PartitionCollator {
             }
         }
         self.stats.windows_closed += 1;
-        match merged {
-            Merged::Audit(a) => {
+        match audit {
+            Some(a) => {
                 closed.last_audit_id = a.id;
-                self.audits.push(*a);
+                self.audits.push(a);
             }
-            Merged::Empty => self.stats.empty_windows += 1,
+            None => self.stats.empty_windows += 1,
         }
         self.mark_dirty(n);
     }
@@ -383,6 +385,12 @@ impl PartitionCollator {
 
     /// Collated audits of windows closed since the last call, in close order.
     pub fn take_audits(&mut self) -> Vec<AuditEvent> {
+        let audits = self.take_audits_encoded();
+        audits.iter().map(EncodedAudit::decode).collect()
+    }
+
+    /// [`take_audits`](Self::take_audits), each audit as the bytes `audit` is written with.
+    pub fn take_audits_encoded(&mut self) -> Vec<EncodedAudit> {
         std::mem::take(&mut self.audits)
     }
 

@@ -65,6 +65,27 @@ pub(crate) struct Header<'a> {
     pub jira_site: &'a str,
 }
 
+/// A `RecordRef` of a window's header, as its audit writes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RecordBytes<'a> {
+    /// `{type, id}`, the record the key names.
+    Parts { r#type: &'a str, id: &'a str },
+    /// Its prost encoding, kept as the window was given it.
+    Encoded(&'a [u8]),
+}
+
+/// What a window's header says, borrowed down to the bytes of its record refs: closing a
+/// window encodes its audit from this without copying a string.
+pub(crate) struct EncodedHeader<'a> {
+    pub record_key: &'a str,
+    pub record: Option<RecordBytes<'a>>,
+    pub associated: Option<&'a [u8]>,
+    pub partition_key: &'a str,
+    pub workspace: &'a str,
+    pub integration_id: &'a str,
+    pub jira_site: &'a str,
+}
+
 /// Sort key of an entry: Jira's time when known, else ours.
 fn entry_time(event_time_ms: i64, received_at_ms: i64) -> i64 {
     if event_time_ms > 0 {
@@ -223,32 +244,35 @@ impl SessionWindow {
         })
     }
 
-    pub(crate) fn header<'a>(
+    /// The header, borrowed; `key` is the slot's key, `record_id` the id it ends with.
+    pub(crate) fn encoded_header<'a>(
         &'a self,
         key: &'a str,
-        record_id: &str,
+        record_id: &'a str,
         origin: &'a Origin,
-    ) -> Header<'a> {
+    ) -> EncodedHeader<'a> {
         let record_key = if self.flags & RECORD_KEY_EXPLICIT != 0 {
             self.extra_field(1).map_or("", wire::as_str)
         } else {
             key
         };
-        let decode = |b: &[u8]| RecordRef::decode(b).unwrap_or_default();
         let record = if self.flags & RECORD_FROM_KEY != 0 {
-            Some(RecordRef {
-                r#type: origin.record_type.to_string(),
-                id: record_id.to_owned(),
+            Some(RecordBytes::Parts {
+                r#type: &origin.record_type,
+                id: record_id,
             })
         } else if self.flags & RECORD_EXPLICIT != 0 {
-            Some(self.extra_field(2).map(decode).unwrap_or_default())
+            // Kept in `extra` even when empty: prost writes a present message however empty.
+            Some(RecordBytes::Encoded(
+                self.extra_field(2).unwrap_or_default(),
+            ))
         } else {
             None
         };
-        Header {
+        EncodedHeader {
             record_key,
             record,
-            associated: self.extra_field(3).map(decode),
+            associated: self.extra_field(3),
             partition_key: if self.flags & PARTITION_KEY_IS_RECORD_KEY != 0 {
                 record_key
             } else {

@@ -14,14 +14,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prost::Message as _;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::producer::Producer as _;
 use rdkafka::{Offset, TopicPartitionList};
-use schema::v1::AuditEvent;
 
 use super::delivery::{send, Acks, Producer};
-use crate::core::LiveAudit;
+use crate::core::{EncodedAudit, LiveAudit};
 use crate::metrics as m;
 use crate::{Clock, Error};
 
@@ -125,8 +123,8 @@ impl Pipeline {
         !self.sealed.is_empty()
     }
 
-    /// Sends collated and live audits as part of the current batch.
-    pub fn emit(&mut self, audits: Vec<AuditEvent>, live: Vec<LiveAudit>) -> Result<(), Error> {
+    /// Sends collated and live audits, as the core encoded them, as part of the current batch.
+    pub fn emit(&mut self, audits: Vec<EncodedAudit>, live: Vec<LiveAudit>) -> Result<(), Error> {
         if audits.is_empty() && live.is_empty() {
             return Ok(());
         }
@@ -137,11 +135,11 @@ impl Pipeline {
                 &self.producer,
                 acks,
                 &self.topics.audit,
-                &a.record_key,
-                Some(a.encode_to_vec().as_slice()),
+                &a.key,
+                Some(a.payload.as_slice()),
                 None,
             )?;
-            tracing::debug!(audit_id = a.id, record = %a.record_key, "audit sent");
+            tracing::debug!(audit_id = a.id, record = %a.key, "audit sent");
             self.open.windows.push(ClosedWindow {
                 start_ms: a.window_start_ms,
                 end_ms: a.window_end_ms,

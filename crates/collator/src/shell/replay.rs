@@ -9,14 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prost::Message as _;
-use rdkafka::message::Message as _;
-use schema::v1::AuditEvent;
-
 use super::output::{produce_all, Outgoing};
-use crate::core::{read_raw, PartitionCollator, Settings};
+use crate::core::{read_raw, EncodedAudit, PartitionCollator, Settings};
 use crate::metrics as m;
 use crate::{CollatorConfig, Error};
+use rdkafka::message::Message as _;
 
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,11 +57,11 @@ pub async fn replay(
     summary.audits_emitted = audits.len() as u64;
     tokio::task::spawn_blocking(move || {
         let out: Vec<Outgoing<'_>> = audits
-            .iter()
+            .into_iter()
             .map(|a| Outgoing {
                 topic: &output_topic,
-                key: a.record_key.clone(),
-                payload: Some(a.encode_to_vec()),
+                key: a.key,
+                payload: Some(a.payload),
                 partition: None,
             })
             .collect();
@@ -83,7 +80,7 @@ fn rebuild(
     settings: Arc<Settings>,
     from_ms: i64,
     end_ms: i64,
-) -> Result<(Vec<AuditEvent>, ReplaySummary), Error> {
+) -> Result<(Vec<EncodedAudit>, ReplaySummary), Error> {
     let raw = kafka.topics().raw;
     let mut collators: BTreeMap<i32, PartitionCollator> = BTreeMap::new();
     let mut summary = ReplaySummary::default();
@@ -110,7 +107,7 @@ fn rebuild(
         collator.take_live();
         audits.extend(
             collator
-                .take_audits()
+                .take_audits_encoded()
                 .into_iter()
                 .filter(|a| a.window_start_ms >= from_ms && a.window_start_ms < end_ms),
         );
@@ -119,7 +116,7 @@ fn rebuild(
         collator.advance(end_ms);
         audits.extend(
             collator
-                .take_audits()
+                .take_audits_encoded()
                 .into_iter()
                 .filter(|a| a.window_start_ms >= from_ms && a.window_start_ms < end_ms),
         );

@@ -147,7 +147,7 @@ impl Shared {
         let Some(run) = self.partitions.get_mut(&partition) else {
             return Ok(());
         };
-        let audits = run.collator.take_audits();
+        let audits = run.collator.take_audits_encoded();
         let live = run.collator.take_live();
         self.pipeline.emit(audits, live)
     }
