@@ -11,6 +11,10 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 use prost::Message as _;
 use schema::v1::{AuditEvent, RawEvent};
 
+/// The allocator the auditstream binaries run with (see `crates/auditstream/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/jira");
 
 fn fixtures() -> Vec<(String, Vec<u8>)> {

@@ -100,21 +100,18 @@ pub fn parse(body: &[u8], max_depth: usize) -> Result<Value, NormalizeError> {
 }
 
 /// Deepest nesting of objects and arrays, strings skipped. Malformed input gets a number too;
-/// the parser rejects it afterwards.
+/// the parser rejects it afterwards. A Jira body is mostly string content, so strings are
+/// skipped with `memchr` (to the next quote or backslash) rather than byte by byte: the byte
+/// loop was a twelfth of ingest's CPU under load.
 fn nesting_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for &b in bytes {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let (mut depth, mut max, mut at) = (0usize, 0usize, 0usize);
+    while let Some(&b) = bytes.get(at) {
         match b {
-            b'"' => in_string = true,
+            b'"' => match string_end(bytes, at + 1) {
+                Some(end) => at = end,
+                // Unterminated: nothing after it can nest.
+                None => return max,
+            },
             b'{' | b'[' => {
                 depth += 1;
                 max = max.max(depth);
@@ -122,8 +119,21 @@ fn nesting_depth(bytes: &[u8]) -> usize {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        at += 1;
     }
     max
+}
+
+/// The index of the quote closing a string whose content starts at `from`.
+fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let i = from + memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
+        if bytes[i] == b'"' {
+            return Some(i);
+        }
+        // A backslash escapes the byte after it, whatever it is.
+        from = i + 2;
+    }
 }
 
 /// Normalizes a parsed body (a JSON object, see [`parse`]).

@@ -45,6 +45,56 @@ fn bad_bodies_have_their_own_codes() {
 fn brackets_inside_strings_do_not_count_as_nesting() {
     assert_eq!(nesting_depth(br#"{"a":"[[[[\"{{{{"}"#), 1);
     assert_eq!(nesting_depth(br#"{"a":[{"b":[]}]}"#), 4);
+    assert_eq!(nesting_depth(br#"{"a":"\\"}[["#), 2);
+    assert_eq!(nesting_depth(br#"{"a":"[[\"#), 1);
+    assert_eq!(nesting_depth(br#"{"a\"#), 1);
+}
+
+/// The byte-by-byte scan `nesting_depth` replaced, kept as its reference.
+fn nesting_depth_bytewise(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+proptest::proptest! {
+    #[test]
+    fn nesting_depth_agrees_with_the_bytewise_scan(
+        body in proptest::collection::vec(
+            proptest::sample::select(b"{}[]\"\\ax:,".to_vec()),
+            0..200,
+        )
+    ) {
+        proptest::prop_assert_eq!(nesting_depth(&body), nesting_depth_bytewise(&body));
+    }
+}
+
+#[test]
+fn every_fixture_has_the_same_depth_by_both_scans() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/jira");
+    for entry in std::fs::read_dir(dir).expect("fixtures") {
+        let body = std::fs::read(entry.expect("entry").path()).expect("fixture");
+        assert_eq!(nesting_depth(&body), nesting_depth_bytewise(&body));
+    }
 }
 
 #[test]
