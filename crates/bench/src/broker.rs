@@ -306,6 +306,13 @@ impl CpuSample {
         }
     }
 
+    /// CPU seconds used since `self`: this process, and the broker when its pid is known.
+    pub fn used_since(&self, broker_pid: Option<u32>) -> (f64, Option<f64>) {
+        let later = CpuSample::now(broker_pid);
+        let broker = self.broker.zip(later.broker).map(|(a, b)| b - a);
+        (later.own - self.own, broker)
+    }
+
     /// "auditstream X s, broker Y s" of CPU used since `self`.
     pub fn since(&self, broker_pid: Option<u32>) -> String {
         let later = CpuSample::now(broker_pid);

@@ -45,11 +45,28 @@ pub(crate) struct Load {
     pub failures: usize,
     pub elapsed: Duration,
     pub latency_ms: Distribution,
+    /// CPU seconds the harness process and the broker used during the load.
+    pub cpu: (f64, Option<f64>),
 }
 
 impl Load {
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// "T µs (harness H + broker B)" of CPU per request, over the whole machine's cores.
+    fn cpu_per_request(&self) -> String {
+        let per = |seconds: f64| seconds * 1e6 / self.requests.max(1) as f64;
+        let (own, broker) = self.cpu;
+        match broker {
+            Some(b) => format!(
+                "{:.0} µs (harness {:.0} + broker {:.0})",
+                per(own + b),
+                per(own),
+                per(b)
+            ),
+            None => format!("{:.0} µs (harness)", per(own)),
+        }
     }
 
     /// Waits for load tasks started at `start`, each returning (latencies in ms, failures).
@@ -69,6 +86,7 @@ impl Load {
             failures,
             elapsed: start.elapsed(),
             latency_ms: Distribution::of(all),
+            cpu: (0.0, None),
         })
     }
 }
@@ -76,6 +94,7 @@ impl Load {
 /// Runs both servers under the same load and adds the rows to `table`.
 pub async fn run(
     brokers: &str,
+    broker_pid: Option<u32>,
     clients: usize,
     duration: Duration,
     fixtures: &Path,
@@ -111,9 +130,15 @@ pub async fn run(
     load(&bare_url, clients, Duration::from_secs(1), &bodies).await?;
     load(&ingest_url, clients, Duration::from_secs(2), &bodies).await?;
     ingest_writes::load(&kafka, clients, Duration::from_secs(1), &bodies).await?;
-    let bare_load = load(&bare_url, clients, duration, &bodies).await?;
-    let writes_load = ingest_writes::load(&kafka, clients, duration, &bodies).await?;
-    let ingest_load = load(&ingest_url, clients, duration, &bodies).await?;
+    let cpu = broker::CpuSample::now(broker_pid);
+    let mut bare_load = load(&bare_url, clients, duration, &bodies).await?;
+    bare_load.cpu = cpu.used_since(broker_pid);
+    let cpu = broker::CpuSample::now(broker_pid);
+    let mut writes_load = ingest_writes::load(&kafka, clients, duration, &bodies).await?;
+    writes_load.cpu = cpu.used_since(broker_pid);
+    let cpu = broker::CpuSample::now(broker_pid);
+    let mut ingest_load = load(&ingest_url, clients, duration, &bodies).await?;
+    ingest_load.cpu = cpu.used_since(broker_pid);
     shutdown.cancel();
     ingest_task
         .await
@@ -137,6 +162,12 @@ pub async fn run(
             &format!("{name}: latency p50 / p99 / p99.9"),
             l.latency_ms.tail_millis(),
             &conditions,
+        );
+        table.row(
+            "ingest",
+            &format!("{name}: CPU per request"),
+            l.cpu_per_request(),
+            "harness process (load generator, server, client) + broker",
         );
     }
     for (name, ratio) in [

@@ -152,6 +152,7 @@ async fn run(args: &Args, table: &mut Table) -> Result<(), Error> {
             Scenario::Ingest => {
                 ingest_load::run(
                     &brokers()?,
+                    args.broker_pid,
                     args.clients,
                     args.duration,
                     &args.fixtures,
