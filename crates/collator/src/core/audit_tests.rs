@@ -14,7 +14,7 @@ use super::ids::record_key;
 use super::merge::{merge_window, Merged};
 use super::raw::RawView;
 use super::records::{Origin, Origins};
-use super::tests::{change, event, settings, GAP};
+use super::tests::{change, event, field_change_of, settings, GAP};
 use super::window::SessionWindow;
 use super::Settings;
 
@@ -344,21 +344,11 @@ fn text() -> impl Strategy<Value = Option<String>> {
 }
 
 fn field_change() -> impl Strategy<Value = FieldChange> {
-    (
+    field_change_of(
         prop_oneof!["", "status", "summary"],
         prop_oneof!["", "Status", "[a-z]{1,140}"],
-        (text(), text(), text(), text()),
+        text,
     )
-        .prop_map(
-            |(field_id, field_name, (from, from_string, to, to_string))| FieldChange {
-                field_id,
-                field_name,
-                from,
-                from_string,
-                to,
-                to_string,
-            },
-        )
 }
 
 fn actor() -> impl Strategy<Value = Option<User>> {

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use prost::Message;
 use schema::v1::{Action, FieldChange, RawEvent, RecordRef, User};
 
-use super::tests::{change, event, settings};
+use super::tests::{change, event, field_change_of, settings};
 use super::{encode_live, live_audit, Merged, Settings};
 
 fn reference(key: &str, e: &RawEvent, s: &Settings) -> Option<(String, Vec<u8>)> {
@@ -76,24 +76,11 @@ fn opt_text() -> impl Strategy<Value = Option<String>> {
 }
 
 fn field_change() -> impl Strategy<Value = FieldChange> {
-    (
+    field_change_of(
         prop_oneof!["", "status", "summary"],
         prop_oneof!["", "Status", "[a-z]{1,140}"],
-        opt_text(),
-        opt_text(),
-        opt_text(),
-        opt_text(),
+        opt_text,
     )
-        .prop_map(
-            |(field_id, field_name, from, from_string, to, to_string)| FieldChange {
-                field_id,
-                field_name,
-                from,
-                from_string,
-                to,
-                to_string,
-            },
-        )
 }
 
 fn raw_event() -> impl Strategy<Value = RawEvent> {

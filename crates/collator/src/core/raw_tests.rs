@@ -9,7 +9,7 @@ use prost::Message;
 use schema::v1::{FieldChange, RawEvent, RecordRef, User};
 
 use super::raw::{read_raw, RawView};
-use super::tests::{change, event, settings, GAP};
+use super::tests::{change, event, field_change_of, settings, GAP};
 use super::wire::ChangeView;
 use super::PartitionCollator;
 
@@ -77,17 +77,7 @@ fn record() -> impl Strategy<Value = RecordRef> {
 }
 
 fn field_change() -> impl Strategy<Value = FieldChange> {
-    let opt = || prop::option::of(text());
-    (text(), text(), opt(), opt(), opt(), opt()).prop_map(
-        |(field_id, field_name, from, from_string, to, to_string)| FieldChange {
-            field_id,
-            field_name,
-            from,
-            from_string,
-            to,
-            to_string,
-        },
-    )
+    field_change_of(text(), text(), || prop::option::of(text()))
 }
 
 fn raw_event() -> impl Strategy<Value = RawEvent> {

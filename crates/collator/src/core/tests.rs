@@ -9,6 +9,26 @@ use super::*;
 pub(crate) const SITE: &str = "https://acme.atlassian.net";
 pub(crate) const GAP: i64 = 300_000;
 
+/// A strategy of `FieldChange`s from strategies of the id, the display name and each of the
+/// four values (the property tests of the encoders share it).
+pub(crate) fn field_change_of<V: proptest::strategy::Strategy<Value = Option<String>>>(
+    id: impl proptest::strategy::Strategy<Value = String>,
+    name: impl proptest::strategy::Strategy<Value = String>,
+    value: impl Fn() -> V,
+) -> impl proptest::strategy::Strategy<Value = FieldChange> {
+    use proptest::strategy::Strategy as _;
+    (id, name, value(), value(), value(), value()).prop_map(
+        |(field_id, field_name, from, from_string, to, to_string)| FieldChange {
+            field_id,
+            field_name,
+            from,
+            from_string,
+            to,
+            to_string,
+        },
+    )
+}
+
 pub(crate) fn settings() -> Settings {
     Settings {
         gap_ms: GAP,
