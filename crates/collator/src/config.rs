@@ -30,6 +30,8 @@ pub struct CollatorConfig {
     pub batches_in_flight: usize,
     #[serde(with = "humantime_serde")]
     pub restore_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
 }
 
 #[cfg(test)]

@@ -28,6 +28,11 @@ pub enum Error {
     },
     #[error("the collator's consumer thread stopped without a result")]
     WorkerLost,
+    #[error(
+        "stopped with {batches} batches unwritten: the broker did not acknowledge them within \
+         shutdown_timeout; their records are replayed from the last committed offsets"
+    )]
+    ShutdownIncomplete { batches: usize },
     #[error("configuration: {0}")]
     Config(String),
 }
@@ -45,7 +50,8 @@ impl Error {
         match self {
             Error::Kafka { .. } | Error::Restore { .. } | Error::WorkerLost => true,
             Error::Common(e) => e.is_retryable(),
-            Error::Decode { .. } | Error::Config(_) => false,
+            // Only ever returned when asked to stop: nothing to restart.
+            Error::Decode { .. } | Error::Config(_) | Error::ShutdownIncomplete { .. } => false,
         }
     }
 }

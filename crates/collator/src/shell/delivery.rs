@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::ToBytes;
@@ -38,17 +38,30 @@ impl Acks {
         Some(self.result())
     }
 
-    /// Blocks until every record sent so far was reported on.
-    pub fn wait(&self) -> Result<(), Error> {
+    /// Blocks until every record sent so far was reported on, or `deadline` passes: then
+    /// `Ok(false)`, records still in flight.
+    pub fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, Error> {
         let mut failure = self.lock();
         while self.pending.load(Ordering::Acquire) > 0 {
-            failure = self
-                .settled
-                .wait(failure)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            failure = match deadline {
+                None => self
+                    .settled
+                    .wait(failure)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(false);
+                    }
+                    self.settled
+                        .wait_timeout(failure, left)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
         }
         drop(failure);
-        self.result()
+        self.result().map(|()| true)
     }
 
     fn result(&self) -> Result<(), Error> {
@@ -138,7 +151,7 @@ mod tests {
         assert!(acks.outcome().is_none(), "one record still in flight");
         acks.delivered(Ok(()));
         assert!(matches!(acks.outcome(), Some(Ok(()))));
-        assert!(acks.wait().is_ok());
+        assert!(matches!(acks.wait_until(None), Ok(true)));
     }
 
     #[test]
@@ -155,6 +168,16 @@ mod tests {
     }
 
     #[test]
+    fn waiting_with_a_deadline_gives_up_while_a_record_is_in_flight() {
+        let acks = Acks::new();
+        acks.pending.fetch_add(1, Ordering::AcqRel);
+        let soon = Instant::now() + Duration::from_millis(20);
+        assert!(matches!(acks.wait_until(Some(soon)), Ok(false)));
+        acks.delivered(Ok(()));
+        assert!(matches!(acks.wait_until(Some(soon)), Ok(true)));
+    }
+
+    #[test]
     fn waiting_returns_once_another_thread_reports_the_last_record() {
         let acks = Acks::new();
         acks.pending.fetch_add(1, Ordering::AcqRel);
@@ -162,7 +185,7 @@ mod tests {
             let acks = Arc::clone(&acks);
             std::thread::spawn(move || acks.delivered(Ok(())))
         };
-        assert!(acks.wait().is_ok());
+        assert!(matches!(acks.wait_until(None), Ok(true)));
         reporter.join().unwrap();
         assert!(matches!(acks.outcome(), Some(Ok(()))));
     }

@@ -211,7 +211,11 @@ fn drive(
     }
     let mut s = lock(shared);
     s.seal()?;
-    s.pipeline.drain(consumer)?;
+    let deadline = Instant::now() + s.config.shutdown_timeout;
+    let left = s.pipeline.drain_until(consumer, Some(deadline))?;
+    if left > 0 {
+        return Err(Error::ShutdownIncomplete { batches: left });
+    }
     tracing::info!(
         open_windows = s.open_windows(),
         "collator stopped; open windows stay in collator-state"

@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::producer::Producer as _;
@@ -221,19 +221,32 @@ impl Pipeline {
     ) -> Result<(), Error> {
         self.advance(consumer)?;
         while self.sealed.len() > self.limit {
-            self.wait_for_oldest(consumer, CommitMode::Async)?;
+            self.wait_for_oldest(consumer, CommitMode::Async, None)?;
         }
         Ok(())
     }
 
-    /// Writes out every sealed batch and commits its offsets synchronously (shutdown, and
-    /// before partitions are given up).
+    /// Writes out every sealed batch and commits its offsets synchronously (before
+    /// partitions are given up).
     pub fn drain<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<(), Error> {
+        self.drain_until(consumer, None).map(|_| ())
+    }
+
+    /// [`drain`](Self::drain), giving up at `deadline` (shutdown while the broker is away):
+    /// the batches left are not committed, and a successor replays their records. Returns how
+    /// many batches were left.
+    pub fn drain_until<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        deadline: Option<Instant>,
+    ) -> Result<usize, Error> {
         self.step(consumer, CommitMode::Sync)?;
         while !self.sealed.is_empty() {
-            self.wait_for_oldest(consumer, CommitMode::Sync)?;
+            if !self.wait_for_oldest(consumer, CommitMode::Sync, deadline)? {
+                return Ok(self.sealed.len());
+            }
         }
-        Ok(())
+        Ok(0)
     }
 
     /// Forgets every batch in flight unwritten (the assignment was lost).
@@ -244,19 +257,21 @@ impl Pipeline {
     }
 
     /// Blocks until the oldest batch's outstanding acknowledgements are in, then moves the
-    /// batches on.
+    /// batches on; `false` when `deadline` passed first.
     fn wait_for_oldest<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
         mode: CommitMode,
-    ) -> Result<(), Error> {
+        deadline: Option<Instant>,
+    ) -> Result<bool, Error> {
         if let Some(head) = self.sealed.front() {
-            match &head.state_acks {
-                Some(acks) => acks.wait()?,
-                None => head.outputs.acks.wait()?,
+            let acks = head.state_acks.as_ref().unwrap_or(&head.outputs.acks);
+            if !acks.wait_until(deadline)? {
+                return Ok(false);
             }
         }
-        self.step(consumer, mode)
+        self.step(consumer, mode)?;
+        Ok(true)
     }
 
     fn produce_state(&mut self, i: usize) -> Result<(), Error> {

@@ -21,6 +21,13 @@ pub struct TestKafka {
     _embedded: Option<EmbeddedBroker>,
 }
 
+impl TestKafka {
+    /// The embedded broker, when the tests run on it (tests that take the broker down need it).
+    pub fn embedded(&self) -> Option<&EmbeddedBroker> {
+        self._embedded.as_ref()
+    }
+}
+
 pub async fn kafka() -> Result<TestKafka> {
     let prefix = format!("t{}.", rand::random::<u32>());
     let mut kafka = KafkaConfig {

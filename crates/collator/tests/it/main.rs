@@ -5,3 +5,4 @@ mod harness;
 mod idle_close;
 mod replay_determinism;
 mod scale_out;
+mod shutdown;
