@@ -1,10 +1,12 @@
 //! Everything the collator knows about one `raw` partition: open windows, closed records,
-//! the watermark, and what must be written out at the next flush.
+//! the watermark, and what must be written out at the next flush (`take`).
+
+mod take;
 
 use std::sync::Arc;
 
 use prost::{DecodeError, Message as _};
-use schema::v1::{record_state, AuditEvent, EmittedKey, RawEvent, RecordState};
+use schema::v1::{record_state, EmittedKey, RawEvent, RecordState};
 
 use super::audit::{encode_window, EncodedAudit};
 use super::ids::write_record_key;
@@ -381,62 +383,5 @@ impl PartitionCollator {
         slot.timers += 1;
         let records = &self.records;
         self.timers.push((at, n), |a, b| records.key_cmp(a, b));
-    }
-
-    /// Collated audits of windows closed since the last call, in close order.
-    pub fn take_audits(&mut self) -> Vec<AuditEvent> {
-        let audits = self.take_audits_encoded();
-        audits.iter().map(EncodedAudit::decode).collect()
-    }
-
-    /// [`take_audits`](Self::take_audits), each audit as the bytes `audit` is written with.
-    pub fn take_audits_encoded(&mut self) -> Vec<EncodedAudit> {
-        std::mem::take(&mut self.audits)
-    }
-
-    /// Live audits of events applied since the last call, in offset order, encoded.
-    pub fn take_live(&mut self) -> Vec<LiveAudit> {
-        std::mem::take(&mut self.live)
-    }
-
-    /// The `collator-state` value of every record changed since the last call, in key order;
-    /// `None` is a tombstone (the record is forgotten).
-    pub fn take_dirty(&mut self) -> Vec<(String, Option<RecordState>)> {
-        self.take_dirty_encoded()
-            .into_iter()
-            .map(|(key, value)| {
-                // Bytes this collator just encoded from its own state: they decode.
-                let state = value.map(|v| RecordState::decode(v.as_slice()).unwrap_or_default());
-                (key, state)
-            })
-            .collect()
-    }
-
-    /// [`take_dirty`](Self::take_dirty), each value already encoded as `collator-state`
-    /// writes it: the open window's bytes are copied, not rebuilt as prost structs.
-    pub fn take_dirty_encoded(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        let records = &self.records;
-        dirty.sort_unstable_by(|a, b| records.key_cmp(*a, *b));
-        let mut window = Vec::new();
-        let mut out = Vec::with_capacity(dirty.len());
-        for n in dirty {
-            let Some(slot) = self.records.get_mut(n) else {
-                continue;
-            };
-            slot.dirty = false;
-            let mut key = String::new();
-            slot.write_key(&mut key);
-            let value = slot
-                .present()
-                .then(|| slot.encode_state(&key, self.partition, &mut window));
-            out.push((key, value));
-            self.records.release(n, &mut self.key_buf);
-        }
-        out
-    }
-
-    pub fn take_stats(&mut self) -> Stats {
-        std::mem::take(&mut self.stats)
     }
 }
