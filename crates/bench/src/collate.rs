@@ -92,6 +92,9 @@ pub async fn throughput(
     broker::create_topics(&kafka, std::slice::from_ref(&again_topic)).await?;
     let (again, _) = timed(broker_pid, passthrough(kafka.clone(), again_topic)).await?;
     let again_rate = total as f64 / again.as_secs_f64();
+    // The ratio is taken against the faster of the two passthroughs: the limit the broker and
+    // client showed in this run, not a pass slowed by whatever else the machine was doing.
+    let limit = pass_rate.max(again_rate);
 
     let k = kafka.clone();
     let input = tokio::task::spawn_blocking(move || volume(&k, &k.topics().raw, timeout))
@@ -112,8 +115,8 @@ pub async fn throughput(
     );
     table.row(
         "collator",
-        "collator / passthrough",
-        format!("{:.2}×", rate / pass_rate),
+        "collator / passthrough (the faster of its two runs)",
+        format!("{:.2}×", rate / limit),
         "target ≥ 0.9×",
     );
     table.row(
