@@ -20,13 +20,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::kafka::KafkaConfig;
 use schema::v1::RawEvent;
 use schema::Message;
 
 use crate::fixtures::{post, CLOUD_STATUS};
 use crate::pipeline::integrations;
-use crate::support::{eventually, free_port, wait_healthy, write_config, Auditstream, TestBroker};
+use crate::support::{
+    eventually, free_port, test_kafka, wait_healthy, write_config, Auditstream, TestBroker,
+};
 
 /// Names a tansu binary built with `sqlite://` storage.
 const TANSU_ENV: &str = "AUDITSTREAM_TEST_TANSU_PERSISTENT";
@@ -206,17 +207,7 @@ async fn broker_killed_and_restarted_loses_no_acknowledged_change_and_no_audit()
     };
     let dir = tempfile::tempdir().unwrap();
     let mut tansu = PersistentBroker::start(binary, dir.path());
-    let mut kafka = KafkaConfig {
-        brokers: tansu.address(),
-        topic_prefix: format!("e2e-{:08x}.", rand::random::<u32>()),
-        partitions: 3,
-        replication_factor: 1,
-        transactions: false,
-        message_timeout: Duration::from_secs(10),
-        options: Default::default(),
-        producer_options: Default::default(),
-        consumer_options: Default::default(),
-    };
+    let mut kafka = test_kafka(tansu.address(), 3);
     kafka
         .ensure_topics(&kafka.topics().specs(kafka.partitions))
         .await

@@ -22,21 +22,25 @@ pub struct TestBroker {
     pub embedded: Option<EmbeddedBroker>,
 }
 
+/// Kafka settings for one test: its own topic prefix, one replica, a 10 s produce timeout.
+pub fn test_kafka(brokers: String, partitions: i32) -> KafkaConfig {
+    KafkaConfig {
+        brokers,
+        topic_prefix: format!("e2e-{:08x}.", rand::random::<u32>()),
+        partitions,
+        replication_factor: 1,
+        transactions: false,
+        message_timeout: Duration::from_secs(10),
+        options: Default::default(),
+        producer_options: Default::default(),
+        consumer_options: Default::default(),
+    }
+}
+
 impl TestBroker {
     /// A broker with every auditstream topic under a fresh prefix.
     pub async fn start(partitions: i32) -> TestBroker {
-        let prefix = format!("e2e-{:08x}.", rand::random::<u32>());
-        let mut kafka = KafkaConfig {
-            brokers: String::new(),
-            topic_prefix: prefix,
-            partitions,
-            replication_factor: 1,
-            transactions: false,
-            message_timeout: Duration::from_secs(10),
-            options: Default::default(),
-            producer_options: Default::default(),
-            consumer_options: Default::default(),
-        };
+        let mut kafka = test_kafka(String::new(), partitions);
         let specs = kafka.topics().specs(partitions);
         match std::env::var(BROKERS_ENV) {
             Ok(brokers) if !brokers.is_empty() => {

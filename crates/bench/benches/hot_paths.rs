@@ -201,7 +201,8 @@ fn collation_core(c: &mut Criterion) {
                     col.apply_encoded(e, i as i64).expect("a raw record");
                 }
                 col.advance(i64::MAX);
-                (col.take_audits(), col.take_live())
+                // As the collator takes them: encoded, ready to produce.
+                (col.take_audits_encoded(), col.take_live())
             },
             BatchSize::LargeInput,
         )

@@ -1,6 +1,7 @@
 //! Broker-side helpers of the harness: fresh topics, pre-filling `raw`, the passthrough limit
 //! and reading a topic while it grows.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::kafka::KafkaConfig;
@@ -14,6 +15,26 @@ use rdkafka::{Offset, TopicPartitionList};
 use schema::v1::RawEvent;
 
 use crate::Error;
+
+/// The broker a scenario runs against, and the client settings it runs with.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub brokers: String,
+    /// Its process, to report its CPU time beside the harness's.
+    pub pid: Option<u32>,
+    pub partitions: i32,
+    /// librdkafka properties for every client of the scenario (`--kafka-option`).
+    pub options: BTreeMap<String, String>,
+}
+
+impl Target {
+    /// A Kafka config with the scenario's client settings, its topics under a fresh prefix.
+    pub fn fresh_config(&self, what: &str) -> KafkaConfig {
+        let mut kafka = fresh_config(&self.brokers, &fresh_prefix(what), self.partitions);
+        kafka.options.clone_from(&self.options);
+        kafka
+    }
+}
 
 /// A Kafka config for `brokers` whose topics live under a fresh prefix.
 pub fn fresh_config(brokers: &str, prefix: &str, partitions: i32) -> KafkaConfig {

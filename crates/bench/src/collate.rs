@@ -13,7 +13,7 @@ use schema::v1::{AuditEvent, RawEvent};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{self, fresh_config, fresh_prefix};
+use crate::broker::{self, fresh_config, fresh_prefix, Target};
 use crate::report::{Distribution, Table};
 use crate::workload::{self, Shape};
 use crate::{collator_writes, verify, Error};
@@ -33,11 +33,8 @@ pub fn collator_config(group: &str) -> Result<CollatorConfig, Error> {
 
 /// Runs the collator scenario and adds its rows to `table`.
 pub async fn throughput(
-    brokers: &str,
-    broker_pid: Option<u32>,
+    target: &Target,
     shape: &Shape,
-    partitions: i32,
-    options: &BTreeMap<String, String>,
     timeout: Duration,
     table: &mut Table,
 ) -> Result<(), Error> {
@@ -49,8 +46,8 @@ pub async fn throughput(
     let workload = workload::generate(&shape);
     let (events, expected) = (workload.events, workload.expected);
     let total = events.len();
-    let mut kafka = fresh_config(brokers, &fresh_prefix("collator"), partitions);
-    kafka.options.clone_from(options);
+    let kafka = target.fresh_config("collator");
+    let broker_pid = target.pid;
     let passthrough_topic = format!("{}passthrough", kafka.topic_prefix);
     broker::create_topics(&kafka, std::slice::from_ref(&passthrough_topic)).await?;
     let k = kafka.clone();

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{self, fresh_config, fresh_prefix};
+use crate::broker::{self, Target};
 use crate::ingest_writes;
 use crate::report::{Distribution, Table};
 use crate::Error;
@@ -93,12 +93,10 @@ impl Load {
 
 /// Runs both servers under the same load and adds the rows to `table`.
 pub async fn run(
-    brokers: &str,
-    broker_pid: Option<u32>,
+    target: &Target,
     clients: usize,
     duration: Duration,
     fixtures: &Path,
-    partitions: i32,
     table: &mut Table,
 ) -> Result<(), Error> {
     let bodies = Arc::new(fixture_bodies(fixtures)?);
@@ -115,7 +113,8 @@ pub async fn run(
             .await
     });
 
-    let kafka = fresh_config(brokers, &fresh_prefix("ingest"), partitions);
+    let kafka = target.fresh_config("ingest");
+    let broker_pid = target.pid;
     broker::create_topics(&kafka, &[]).await?;
     let listener = bind().await?;
     let ingest_url = format!("http://{}/webhooks/jira/{TOKEN}", addr(&listener)?);
@@ -130,15 +129,13 @@ pub async fn run(
     load(&bare_url, clients, Duration::from_secs(1), &bodies).await?;
     load(&ingest_url, clients, Duration::from_secs(2), &bodies).await?;
     ingest_writes::load(&kafka, clients, Duration::from_secs(1), &bodies).await?;
-    let cpu = broker::CpuSample::now(broker_pid);
-    let mut bare_load = load(&bare_url, clients, duration, &bodies).await?;
-    bare_load.cpu = cpu.used_since(broker_pid);
-    let cpu = broker::CpuSample::now(broker_pid);
-    let mut writes_load = ingest_writes::load(&kafka, clients, duration, &bodies).await?;
-    writes_load.cpu = cpu.used_since(broker_pid);
-    let cpu = broker::CpuSample::now(broker_pid);
-    let mut ingest_load = load(&ingest_url, clients, duration, &bodies).await?;
-    ingest_load.cpu = cpu.used_since(broker_pid);
+    let bare_load = with_cpu(broker_pid, load(&bare_url, clients, duration, &bodies)).await?;
+    let writes_load = with_cpu(
+        broker_pid,
+        ingest_writes::load(&kafka, clients, duration, &bodies),
+    )
+    .await?;
+    let ingest_load = with_cpu(broker_pid, load(&ingest_url, clients, duration, &bodies)).await?;
     shutdown.cancel();
     ingest_task
         .await
@@ -190,6 +187,17 @@ pub async fn run(
         )));
     }
     Ok(())
+}
+
+/// Runs one load and records the CPU the harness process and the broker spent on it.
+async fn with_cpu(
+    broker_pid: Option<u32>,
+    run: impl std::future::Future<Output = Result<Load, Error>>,
+) -> Result<Load, Error> {
+    let cpu = broker::CpuSample::now(broker_pid);
+    let mut measured = run.await?;
+    measured.cpu = cpu.used_since(broker_pid);
+    Ok(measured)
 }
 
 fn ingest_config() -> Result<IngestConfig, Error> {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use auditstream_bench::broker::Target;
 use auditstream_bench::report::Table;
 use auditstream_bench::workload::Shape;
 use auditstream_bench::{collate, emit, ingest_load, memory, BenchConfig, Error};
@@ -60,8 +61,9 @@ struct Args {
     /// Open windows of the memory scenario.
     #[arg(long, default_value_t = 1_000_000)]
     windows: usize,
-    /// A librdkafka property for every client of the collator scenario, passthrough and
-    /// collator alike, as `KEY=VALUE` (repeatable), e.g. `--kafka-option linger.ms=20`.
+    /// A librdkafka property for every client of the collator and ingest scenarios (the
+    /// passthrough and broker-writes-alone references alike), as `KEY=VALUE` (repeatable),
+    /// e.g. `--kafka-option linger.ms=20`.
     #[arg(long = "kafka-option", value_parser = parse_option)]
     kafka_options: Vec<(String, String)>,
     /// Directory of the real Jira fixtures.
@@ -134,29 +136,26 @@ async fn run(args: &Args, table: &mut Table) -> Result<(), Error> {
             .clone()
             .ok_or_else(|| Error::Verification("--brokers is required for this scenario".into()))
     };
+    let target = || {
+        brokers().map(|brokers| Target {
+            brokers,
+            pid: args.broker_pid,
+            partitions: defaults.partitions,
+            options: args.kafka_options.iter().cloned().collect(),
+        })
+    };
     for s in scenarios {
         tracing::info!(scenario = ?s, "running");
         match s {
             Scenario::Collator => {
-                collate::throughput(
-                    &brokers()?,
-                    args.broker_pid,
-                    &shape,
-                    defaults.partitions,
-                    &args.kafka_options.iter().cloned().collect(),
-                    defaults.phase_timeout,
-                    table,
-                )
-                .await?
+                collate::throughput(&target()?, &shape, defaults.phase_timeout, table).await?
             }
             Scenario::Ingest => {
                 ingest_load::run(
-                    &brokers()?,
-                    args.broker_pid,
+                    &target()?,
                     args.clients,
                     args.duration,
                     &args.fixtures,
-                    defaults.partitions,
                     table,
                 )
                 .await?

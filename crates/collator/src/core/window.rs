@@ -4,6 +4,8 @@
 //! written by copying those bytes, and a restore encodes the decoded entries back with prost,
 //! so the state is byte-identical to the prost encoding of the window it stands for.
 
+mod entries;
+
 use std::ops::Range;
 
 use prost::encoding;
@@ -12,11 +14,9 @@ use schema::v1::{RecordRef, SessionWindowState, WindowEntry};
 
 use super::raw::RawView;
 use super::records::Origin;
-use super::wire::{self, bytes_len, i64_len, put_i64, put_len, put_str, str_len, EntryView};
+use super::wire::{self, put_i64, put_len, put_str, str_len, EntryView};
 use super::Settings;
-
-/// `SessionWindowState.entries`.
-const ENTRIES: u32 = 8;
+use entries::{entry_time, frames, put_bytes, put_entry, ENTRIES};
 
 /// `record` is `{type: origin's record type, id: the key's id}`.
 const RECORD_FROM_KEY: u8 = 1;
@@ -84,68 +84,6 @@ pub(crate) struct EncodedHeader<'a> {
     pub workspace: &'a str,
     pub integration_id: &'a str,
     pub jira_site: &'a str,
-}
-
-/// Sort key of an entry: Jira's time when known, else ours.
-fn entry_time(event_time_ms: i64, received_at_ms: i64) -> i64 {
-    if event_time_ms > 0 {
-        event_time_ms
-    } else {
-        received_at_ms
-    }
-}
-
-/// Each entry's span in the buffer and its `WindowEntry` bytes.
-fn frames(buf: &[u8]) -> impl Iterator<Item = (Range<usize>, &[u8])> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        let mut rest = buf.get(at..).filter(|r| !r.is_empty())?;
-        let start = at;
-        encoding::decode_varint(&mut rest).ok()?;
-        let len = usize::try_from(encoding::decode_varint(&mut rest).ok()?).ok()?;
-        let body_at = buf.len() - rest.len();
-        let body = buf.get(body_at..body_at + len)?;
-        at = body_at + len;
-        Some((start..at, body))
-    })
-}
-
-/// Appends the `entries` field of the entry `event` makes at `offset`, as prost writes it:
-/// the actor and changes are copied as the raw record carries them (prost's own encoding, see
-/// `raw`).
-fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
-    let len = str_len(1, event.dedup_key)
-        + i64_len(2, event.event_time_ms)
-        + i64_len(3, event.received_at_ms)
-        + i64_len(4, offset)
-        + event.actor.map_or(0, |a| bytes_len(5, a.len()))
-        + if event.action != 0 {
-            encoding::int32::encoded_len(6, &event.action)
-        } else {
-            0
-        }
-        + event.changes_field_len();
-    buf.reserve(len + 6);
-    put_len(ENTRIES, len, buf);
-    put_str(1, event.dedup_key, buf);
-    put_i64(2, event.event_time_ms, buf);
-    put_i64(3, event.received_at_ms, buf);
-    put_i64(4, offset, buf);
-    if let Some(a) = event.actor {
-        put_bytes(5, a, buf);
-    }
-    if event.action != 0 {
-        encoding::int32::encode(6, &event.action, buf);
-    }
-    for c in event.change_bytes() {
-        put_bytes(7, c, buf);
-    }
-}
-
-/// A length-delimited field whose value is already encoded.
-fn put_bytes(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
-    put_len(tag, value.len(), buf);
-    buf.extend_from_slice(value);
 }
 
 fn put_record_ref(tag: u32, r: &RecordRef, buf: &mut Vec<u8>) {

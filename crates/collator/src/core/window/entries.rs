@@ -1,0 +1,74 @@
+//! A window's entries buffer: `SessionWindowState.entries` fields, each a `WindowEntry` as
+//! prost writes it, one after the other.
+
+use std::ops::Range;
+
+use prost::encoding;
+
+use crate::core::raw::RawView;
+use crate::core::wire::{bytes_len, i64_len, put_i64, put_len, put_str, str_len};
+
+/// `SessionWindowState.entries`.
+pub(super) const ENTRIES: u32 = 8;
+
+/// Sort key of an entry: Jira's time when known, else ours.
+pub(super) fn entry_time(event_time_ms: i64, received_at_ms: i64) -> i64 {
+    if event_time_ms > 0 {
+        event_time_ms
+    } else {
+        received_at_ms
+    }
+}
+
+/// Each entry's span in the buffer and its `WindowEntry` bytes.
+pub(super) fn frames(buf: &[u8]) -> impl Iterator<Item = (Range<usize>, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let mut rest = buf.get(at..).filter(|r| !r.is_empty())?;
+        let start = at;
+        encoding::decode_varint(&mut rest).ok()?;
+        let len = usize::try_from(encoding::decode_varint(&mut rest).ok()?).ok()?;
+        let body_at = buf.len() - rest.len();
+        let body = buf.get(body_at..body_at + len)?;
+        at = body_at + len;
+        Some((start..at, body))
+    })
+}
+
+/// Appends the `entries` field of the entry `event` makes at `offset`, as prost writes it:
+/// the actor and changes are copied as the raw record carries them (prost's own encoding, see
+/// `raw`).
+pub(super) fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
+    let len = str_len(1, event.dedup_key)
+        + i64_len(2, event.event_time_ms)
+        + i64_len(3, event.received_at_ms)
+        + i64_len(4, offset)
+        + event.actor.map_or(0, |a| bytes_len(5, a.len()))
+        + if event.action != 0 {
+            encoding::int32::encoded_len(6, &event.action)
+        } else {
+            0
+        }
+        + event.changes_field_len();
+    buf.reserve(len + 6);
+    put_len(ENTRIES, len, buf);
+    put_str(1, event.dedup_key, buf);
+    put_i64(2, event.event_time_ms, buf);
+    put_i64(3, event.received_at_ms, buf);
+    put_i64(4, offset, buf);
+    if let Some(a) = event.actor {
+        put_bytes(5, a, buf);
+    }
+    if event.action != 0 {
+        encoding::int32::encode(6, &event.action, buf);
+    }
+    for c in event.change_bytes() {
+        put_bytes(7, c, buf);
+    }
+}
+
+/// A length-delimited field whose value is already encoded.
+pub(super) fn put_bytes(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
+    put_len(tag, value.len(), buf);
+    buf.extend_from_slice(value);
+}
