@@ -6,6 +6,9 @@ use axum::http::HeaderMap;
 use futures::StreamExt;
 use tokio::time::Instant;
 
+/// The most reserved for a body before its bytes arrive (a typical Jira body is 1–20 KB).
+const PREALLOCATED_AT_MOST: usize = 64 * 1024;
+
 /// A body read up to a limit.
 #[derive(Debug)]
 pub struct CappedBody {
@@ -33,7 +36,11 @@ pub async fn read_capped(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let mut stream = body.into_data_stream();
-    let mut bytes = Vec::new();
+    // Sized once from the declared length, not grown chunk by chunk; capped, so a client that
+    // declares much and sends nothing does not reserve much.
+    let expected = declared.map_or(0, |d| usize::try_from(d).unwrap_or(limit).min(limit));
+    let expected = expected.min(PREALLOCATED_AT_MOST);
+    let mut bytes = Vec::with_capacity(expected);
     let mut seen = 0u64;
     loop {
         let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
