@@ -119,8 +119,9 @@ pub fn await_deliveries(futures: Vec<DeliveryFuture>) -> Result<(), Error> {
 
 /// Writes the workload to `raw`, keyed by partition key, in order. Blocking.
 pub fn prefill(kafka: &KafkaConfig, events: &[RawEvent], timeout: Duration) -> Result<(), Error> {
+    // Written as ingest writes `raw`: compressed, so consumers read it as they would.
     let producer = kafka
-        .producer()
+        .compressed_producer()
         .map_err(|e| Error::common("creating producer", e))?;
     let topic = kafka.topics().raw;
     let deadline = Instant::now() + timeout;

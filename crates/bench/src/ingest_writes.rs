@@ -49,8 +49,9 @@ pub(crate) async fn load(
     bodies: &[Vec<u8>],
 ) -> Result<Load, Error> {
     let events = Arc::new(stored_events(bodies));
+    // Ingest's producer, as ingest makes it.
     let producer = kafka
-        .producer()
+        .compressed_producer()
         .map_err(|e| Error::common("creating the producer", e))?;
     let topics = kafka.topics();
     let log = IntegrationLog::new(producer.clone(), topics.integration_log.clone());

@@ -74,6 +74,28 @@ impl KafkaConfig {
         create_producer(&self.producer_config())
     }
 
+    /// [`producer`](Self::producer), writing lz4-compressed batches unless the user chose a
+    /// compression. Ingest's: many small writes from concurrent requests, where a broker takes
+    /// a compressed batch as one blob (BENCHMARKS.md: the broker's CPU per webhook written
+    /// fell from 26–28 to 4–6 µs on tansu). Not the collator's: compressing its larger output
+    /// cost it more CPU than the broker saved.
+    pub fn compressed_producer(&self) -> Result<FutureProducer> {
+        create_producer(&self.compressed_producer_config())
+    }
+
+    fn compressed_producer_config(&self) -> ClientConfig {
+        let mut c = self.producer_config();
+        if !self.producer_sets("compression.type") && !self.producer_sets("compression.codec") {
+            c.set("compression.type", "lz4");
+        }
+        c
+    }
+
+    /// True when the user set `property` for producers (in `options` or `producer_options`).
+    pub fn producer_sets(&self, property: &str) -> bool {
+        self.options.contains_key(property) || self.producer_options.contains_key(property)
+    }
+
     /// A producer for a role with nobody to answer while the broker is away (the collator, the
     /// emitter's own topics): it never gives up on a write (`message.timeout.ms = 0`, librdkafka
     /// retries until the broker is back), so a broker outage or restart pauses the role instead
@@ -100,10 +122,6 @@ impl KafkaConfig {
         c.set("enable.idempotence", "true");
         // Small batches: latency matters more than the last percent of throughput.
         c.set("linger.ms", "5");
-        // Batches travel and are stored compressed. lz4 costs the client little, and a broker
-        // handles a compressed batch as one blob: on the two-core benchmark machine it halved
-        // the broker's CPU per record and doubled what it accepted (BENCHMARKS.md).
-        c.set("compression.type", "lz4");
         // Keys land where Java clients put them (murmur2), so any client can co-partition.
         c.set("partitioner", "murmur2_random");
         c.set("message.timeout.ms", message_timeout_ms.to_string());
@@ -305,26 +323,29 @@ mod tests {
     #[test]
     fn a_users_option_wins_over_a_forced_setting() {
         let mut kafka = config();
-        assert_eq!(kafka.producer_config().get("compression.type"), Some("lz4"));
         kafka
             .producer_options
             .insert("linger.ms".into(), "20".into());
-        kafka
-            .producer_options
-            .insert("compression.type".into(), "none".into());
         kafka
             .consumer_options
             .insert("fetch.queue.backoff.ms".into(), "100".into());
         assert_eq!(kafka.producer_config().get("linger.ms"), Some("20"));
         assert_eq!(
-            kafka.producer_config().get("compression.type"),
-            Some("none")
-        );
-        assert_eq!(
             kafka.consumer_config("g").get("fetch.queue.backoff.ms"),
             Some("100")
         );
         assert!(kafka.consumer_sets("fetch.max.bytes"));
+        assert!(kafka.producer_sets("compression.type"));
+        kafka
+            .producer_options
+            .insert("compression.type".into(), "zstd".into());
+        let compressed = kafka.compressed_producer_config();
+        assert_eq!(compressed.get("compression.type"), Some("zstd"));
+        kafka.producer_options.clear();
+        assert!(!kafka.producer_sets("compression.type"));
+        let compressed = kafka.compressed_producer_config();
+        assert_eq!(compressed.get("compression.type"), Some("lz4"));
+        assert_eq!(kafka.producer_config().get("compression.type"), None);
         assert!(!kafka.consumer_sets("fetch.wait.max.ms"));
     }
 }

@@ -97,7 +97,7 @@ pub async fn serve(
         ),
         None => None,
     };
-    let store = Store::new(kafka.producer()?, kafka.topics());
+    let store = Store::new(kafka.compressed_producer()?, kafka.topics());
     let integrations = config
         .integrations
         .iter()
