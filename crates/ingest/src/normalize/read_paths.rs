@@ -20,22 +20,25 @@ pub(super) enum Read {
     Whole,
     /// Only these keys, when the value is an object; any other value is kept whole.
     Keys(&'static [(&'static str, Read)]),
+    /// Each element read through these keys, when the value is an array; any other value is
+    /// kept whole. Only for arrays nobody prints whole.
+    Each(&'static [(&'static str, Read)]),
 }
 
-use Read::{Keys, Whole};
+use Read::{Each, Keys, Whole};
 
 /// Everything `families.rs`, `standalone.rs`, `mod.rs` (site, event time, actor) and
 /// `scope.rs` read of a body. A key missing here reads as absent: the differential tests
-/// (`normalize/differential.rs`) compare against normalizing the whole tree.
+/// (`normalize/differential/`) compare against normalizing the whole tree.
 pub(super) const BODY: &[(&str, Read)] = &[
     ("webhookEvent", Whole),
     ("timestamp", Whole),
     ("issue_event_type_name", Whole),
-    ("user", Whole),
+    ("user", Keys(USER)),
     ("issue", Keys(ISSUE)),
-    ("changelog", Whole),
-    ("comment", Whole),
-    ("worklog", Whole),
+    ("changelog", Keys(CHANGELOG)),
+    ("comment", Keys(COMMENT)),
+    ("worklog", Keys(WORKLOG)),
     ("attachment", Whole),
     ("issueLink", Whole),
     ("property", Whole),
@@ -48,6 +51,19 @@ pub(super) const BODY: &[(&str, Read)] = &[
     ("filter", Whole),
 ];
 
+/// A user in any shape `json::user` reads (Jira's carry avatar URLs, time zones, groups), as
+/// a `user_*` record (`active`) and as a site's `self` URL.
+const USER: &[(&str, Read)] = &[
+    ("accountId", Whole),
+    ("accoundId", Whole),
+    ("key", Whole),
+    ("name", Whole),
+    ("displayName", Whole),
+    ("emailAddress", Whole),
+    ("active", Whole),
+    ("self", Whole),
+];
+
 const ISSUE: &[(&str, Read)] = &[
     ("id", Whole),
     ("key", Whole),
@@ -57,13 +73,59 @@ const ISSUE: &[(&str, Read)] = &[
 
 /// The fields a created or deleted issue is described by, and those scope filters on.
 const ISSUE_FIELDS: &[(&str, Read)] = &[
-    ("project", Whole),
-    ("issuetype", Whole),
-    ("summary", Whole),
-    ("status", Whole),
-    ("priority", Whole),
-    ("assignee", Whole),
-    ("reporter", Whole),
+    ("project", Keys(FIELD_VALUE)),
+    ("issuetype", Keys(FIELD_VALUE)),
+    ("summary", Keys(FIELD_VALUE)),
+    ("status", Keys(FIELD_VALUE)),
+    ("priority", Keys(FIELD_VALUE)),
+    ("assignee", Keys(FIELD_VALUE)),
+    ("reporter", Keys(FIELD_VALUE)),
+];
+
+/// An issue field's value as a change reads it (id and name, or a user) and scope reads the
+/// project and issue type (key, id, name).
+const FIELD_VALUE: &[(&str, Read)] = &[
+    ("id", Whole),
+    ("name", Whole),
+    ("accountId", Whole),
+    ("accoundId", Whole),
+    ("key", Whole),
+    ("displayName", Whole),
+    ("emailAddress", Whole),
+];
+
+const CHANGELOG: &[(&str, Read)] = &[("id", Whole), ("items", Each(CHANGELOG_ITEM))];
+
+const CHANGELOG_ITEM: &[(&str, Read)] = &[
+    ("field", Whole),
+    ("fieldId", Whole),
+    ("from", Whole),
+    ("fromString", Whole),
+    ("to", Whole),
+    ("toString", Whole),
+];
+
+const COMMENT: &[(&str, Read)] = &[
+    ("id", Whole),
+    ("self", Whole),
+    ("body", Whole),
+    ("updated", Whole),
+    ("created", Whole),
+    ("author", Keys(USER)),
+    ("updateAuthor", Keys(USER)),
+];
+
+const WORKLOG: &[(&str, Read)] = &[
+    ("id", Whole),
+    ("issueId", Whole),
+    ("self", Whole),
+    ("timeSpent", Whole),
+    ("timeSpentSeconds", Whole),
+    ("comment", Whole),
+    ("updated", Whole),
+    ("created", Whole),
+    ("author", Keys(USER)),
+    ("updateAuthor", Keys(USER)),
 ];
 
 /// Parses `text` keeping what [`BODY`] lists. `Ok(None)`: valid JSON, but not an object.
@@ -114,13 +176,23 @@ impl<'de> Visitor<'de> for Top {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Pruned(BODY).visit_map(map).map(Some)
+        Pruned::keys(BODY).visit_map(map).map(Some)
     }
 }
 
-/// A value of which only the listed keys are kept, if it is an object.
+/// A value of which only the listed keys are kept, if it is an object; with `each`, also of
+/// every object in it, if it is an array.
 #[derive(Clone, Copy)]
-struct Pruned(&'static [(&'static str, Read)]);
+struct Pruned {
+    keys: &'static [(&'static str, Read)],
+    each: bool,
+}
+
+impl Pruned {
+    fn keys(keys: &'static [(&'static str, Read)]) -> Self {
+        Pruned { keys, each: false }
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Pruned {
     type Value = Value;
@@ -169,8 +241,15 @@ impl<'de> Visitor<'de> for Pruned {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
-            items.push(item);
+        if self.each {
+            let element = Pruned::keys(self.keys);
+            while let Some(item) = seq.next_element_seed(element)? {
+                items.push(item);
+            }
+        } else {
+            while let Some(item) = seq.next_element::<Value>()? {
+                items.push(item);
+            }
         }
         Ok(Value::Array(items))
     }
@@ -179,17 +258,16 @@ impl<'de> Visitor<'de> for Pruned {
         let mut kept = Map::new();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             // A later duplicate replaces an earlier one, as in `Value`'s own map.
-            match self.0.iter().find(|(k, _)| *k == key).map(|(_, read)| read) {
-                Some(Whole) => {
-                    kept.insert(key.into_owned(), map.next_value::<Value>()?);
-                }
-                Some(Keys(keys)) => {
-                    kept.insert(key.into_owned(), map.next_value_seed(Pruned(keys))?);
-                }
+            let value = match self.keys.iter().find(|(k, _)| *k == key) {
+                Some((_, Whole)) => map.next_value::<Value>()?,
+                Some((_, Keys(keys))) => map.next_value_seed(Pruned::keys(keys))?,
+                Some((_, Each(keys))) => map.next_value_seed(Pruned { keys, each: true })?,
                 None => {
                     map.next_value::<Skip>()?;
+                    continue;
                 }
-            }
+            };
+            kept.insert(key.into_owned(), value);
         }
         Ok(Value::Object(kept))
     }

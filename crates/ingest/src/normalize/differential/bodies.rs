@@ -100,8 +100,11 @@ const WORDS: &[&str] = &[
     "jira:issue_updated",
     "jira:issue_deleted",
     "comment_created",
+    "comment_updated",
     "comment_deleted",
+    "worklog_created",
     "worklog_updated",
+    "worklog_deleted",
     "attachment_created",
     "issuelink_deleted",
     "issue_property_set",
@@ -115,8 +118,6 @@ const WORDS: &[&str] = &[
     "option_voting_changed",
     "issue_commented",
     "issue_comment_deleted",
-    "https://acme.atlassian.net/rest/api/2/issue/10013/comment/5",
-    "http://h:8080/jira/rest/api/2/user?username=a",
     "?",
     "\"?\"",
     " ",
@@ -127,6 +128,16 @@ const WORDS: &[&str] = &[
     "tab\there",
     "ünï\u{10FFFF}",
     "",
+];
+
+/// `self` URLs: of an issue, of a comment on one, of a user, of a Server site with a context
+/// path, and one with no host.
+const URLS: &[&str] = &[
+    "https://acme.atlassian.net/rest/api/2/issue/10013",
+    "https://acme.atlassian.net/rest/api/2/issue/10013/comment/5",
+    "http://h:8080/jira/rest/api/2/user?username=a",
+    "HTTPS://Other.Example/rest/api/2/worklog/3",
+    "file:///rest/",
 ];
 
 /// Numbers in every shape serde_json reads differently: integers, negative zero, floats,
@@ -177,6 +188,7 @@ fn scalar() -> impl Strategy<Value = Json> {
         20 => select(NUMBERS).prop_map(Json::Number),
         1 => select(OUT_OF_RANGE).prop_map(Json::Number),
         30 => text(WORDS).prop_map(Json::String),
+        10 => text(URLS).prop_map(Json::String),
         10 => text(INNER_KEYS).prop_map(Json::String),
     ]
 }
@@ -232,17 +244,79 @@ fn issue() -> impl Strategy<Value = Json> {
         })
 }
 
-/// A body: mostly an object naming an event, often with an issue, sometimes any JSON at all.
+/// Keys of a user in any of Jira's shapes, and one nobody reads.
+const USER_KEYS: &[&str] = &[
+    "accountId",
+    "accoundId",
+    "key",
+    "name",
+    "displayName",
+    "emailAddress",
+    "active",
+    "self",
+    "avatarUrls",
+];
+
+/// Keys of comments and worklogs, and one nobody reads.
+const ENTRY_KEYS: &[&str] = &[
+    "id",
+    "self",
+    "body",
+    "comment",
+    "issueId",
+    "timeSpent",
+    "timeSpentSeconds",
+    "updated",
+    "created",
+    "author",
+    "updateAuthor",
+    "visibility",
+];
+
+/// An object with an `id` and some of `keys`, in a random order: a record families read.
+fn record(keys: &'static [&'static str]) -> impl Strategy<Value = Json> {
+    let value = prop_oneof![3 => scalar(), 1 => user(), 1 => json()];
+    (
+        scalar(),
+        proptest::sample::subsequence(keys, 0..=keys.len()).prop_shuffle(),
+        proptest::collection::vec(value, keys.len()),
+    )
+        .prop_map(|(id, keys, values)| {
+            let mut entries: Vec<_> = keys.into_iter().map(text_of).zip(values).collect();
+            entries.insert(entries.len() / 2, (text_of("id"), id));
+            Json::Object(entries)
+        })
+}
+
+fn user() -> impl Strategy<Value = Json> {
+    (
+        proptest::sample::subsequence(USER_KEYS, 0..=USER_KEYS.len()),
+        proptest::collection::vec(scalar(), USER_KEYS.len()),
+    )
+        .prop_map(|(keys, values)| {
+            Json::Object(keys.into_iter().map(text_of).zip(values).collect())
+        })
+}
+
+/// A body: mostly an object naming an event, often with an issue, a user, a comment or a
+/// worklog, sometimes any JSON at all.
 pub(super) fn body() -> impl Strategy<Value = Json> {
+    let records = [
+        ("issue", issue().boxed()),
+        ("user", user().boxed()),
+        ("comment", record(ENTRY_KEYS).boxed()),
+        ("worklog", record(ENTRY_KEYS).boxed()),
+    ]
+    .map(|(key, record)| proptest::option::of(record.prop_map(move |r| (text_of(key), r))));
     let event = (
         text(WORDS),
-        proptest::option::of(issue()),
+        records,
         proptest::collection::vec((text(TOP_KEYS), json()), 0..10),
     )
-        .prop_map(|(event, issue, mut entries)| {
+        .prop_map(|(event, records, mut entries)| {
             let at = entries.len() / 2;
             entries.insert(at, (text_of("webhookEvent"), Json::String(event)));
-            entries.extend(issue.map(|issue| (text_of("issue"), issue)));
+            entries.extend(records.into_iter().flatten());
             Json::Object(entries)
         });
     prop_oneof![6 => event, 1 => json()]
