@@ -6,8 +6,11 @@
 //! know (or whose record id is missing) become `type = "unknown"` records with
 //! `known_event = false`, stored and never rejected.
 
+mod content;
+mod depth;
 mod families;
 mod json;
+mod read_paths;
 mod standalone;
 
 use schema::v1::{Action, RawEvent, RecordRef};
@@ -15,6 +18,7 @@ use serde_json::Value;
 
 pub use json::{canonical_json, site_of};
 
+use depth::nesting_depth;
 use families::{Identity, Reading};
 
 /// Nesting depth [`normalize`] accepts; the HTTP layer passes its configured limit to [`parse`].
@@ -82,7 +86,9 @@ pub fn normalize(source: &Source<'_>, delivery: &Delivery<'_>) -> Result<RawEven
     normalize_value(source, delivery, &value)
 }
 
-/// Checks a body is a UTF-8 JSON object no deeper than `max_depth`, and parses it.
+/// Checks a body is a UTF-8 JSON object no deeper than `max_depth`, and parses what
+/// normalization and [`crate::scope::ScopeFacts`] read of it (see `read_paths.rs`); the rest is
+/// validated and skipped.
 pub fn parse(body: &[u8], max_depth: usize) -> Result<Value, NormalizeError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(NormalizeError::Empty);
@@ -92,55 +98,28 @@ pub fn parse(body: &[u8], max_depth: usize) -> Result<Value, NormalizeError> {
     if nesting_depth(text.as_bytes()) > max_depth {
         return Err(NormalizeError::TooDeep { limit: max_depth });
     }
-    let value: Value = serde_json::from_str(text).map_err(NormalizeError::InvalidJson)?;
-    if !value.is_object() {
-        return Err(NormalizeError::NotAnObject);
-    }
-    Ok(value)
+    read_paths::parse_read(text)
+        .map_err(NormalizeError::InvalidJson)?
+        .ok_or(NormalizeError::NotAnObject)
 }
 
-/// Deepest nesting of objects and arrays, strings skipped. Malformed input gets a number too;
-/// the parser rejects it afterwards. A Jira body is mostly string content, so strings are
-/// skipped with `memchr` (to the next quote or backslash) rather than byte by byte: the byte
-/// loop was a twelfth of ingest's CPU under load.
-fn nesting_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut max, mut at) = (0usize, 0usize, 0usize);
-    while let Some(&b) = bytes.get(at) {
-        match b {
-            b'"' => match string_end(bytes, at + 1) {
-                Some(end) => at = end,
-                // Unterminated: nothing after it can nest.
-                None => return max,
-            },
-            b'{' | b'[' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        at += 1;
-    }
-    max
-}
-
-/// The index of the quote closing a string whose content starts at `from`.
-fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
-    loop {
-        let i = from + memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
-        if bytes[i] == b'"' {
-            return Some(i);
-        }
-        // A backslash escapes the byte after it, whatever it is.
-        from = i + 2;
-    }
-}
-
-/// Normalizes a parsed body (a JSON object, see [`parse`]).
+/// Normalizes a parsed body: `body` is [`parse`] of `delivery.body`, whose bytes give the
+/// content hash of events identified by content.
 pub fn normalize_value(
     source: &Source<'_>,
     delivery: &Delivery<'_>,
     body: &Value,
+) -> Result<RawEvent, NormalizeError> {
+    normalize_hashed_by(source, delivery, body, || content_hash(delivery.body))
+}
+
+/// [`normalize_value`] with the content hash of the body computed by `content_hash`, called
+/// only for events identified by content. The differential tests pass the whole-tree hash.
+fn normalize_hashed_by(
+    source: &Source<'_>,
+    delivery: &Delivery<'_>,
+    body: &Value,
+    content_hash: impl Fn() -> Result<String, NormalizeError>,
 ) -> Result<RawEvent, NormalizeError> {
     let event = body
         .get("webhookEvent")
@@ -150,10 +129,15 @@ pub fn normalize_value(
     let site = jira_site(source, body);
     let known = families::read(event, body);
     let known_event = known.is_some();
-    let reading = known.unwrap_or_else(|| unknown(body));
+    let reading = match known {
+        Some(reading) => reading,
+        None => unknown(body, content_hash()?),
+    };
     let dedup_key = match &reading.identity {
         Identity::Key(parts) => format!("{site}|{}", parts.join("|")),
-        Identity::Content => format!("{site}|sha256|{}", content_hash(body)),
+        // An unknown event's record id is its content hash already.
+        Identity::Content if !known_event => format!("{site}|sha256|{}", reading.record.id),
+        Identity::Content => format!("{site}|sha256|{}", content_hash()?),
     };
     let partition_key = match &reading.root_issue {
         Some(issue) => format!("{site}|issue|{issue}"),
@@ -195,12 +179,12 @@ pub fn normalize_value(
     })
 }
 
-/// An event ingest cannot read: kept whole, identified by its content.
-fn unknown(body: &Value) -> Reading {
+/// An event ingest cannot read: kept whole, identified by its content hash.
+fn unknown(body: &Value, content_hash: String) -> Reading {
     Reading {
         record: RecordRef {
             r#type: "unknown".into(),
-            id: content_hash(body),
+            id: content_hash,
         },
         associated: None,
         action: Action::Update,
@@ -214,14 +198,8 @@ fn unknown(body: &Value) -> Reading {
 
 /// SHA-256 of the canonical body without delivery-specific keys. `timestamp` stays: it is
 /// Jira's event time, the same in every webhook delivering the change.
-fn content_hash(body: &Value) -> String {
-    let mut content = body.clone();
-    if let Some(map) = content.as_object_mut() {
-        for key in DELIVERY_SPECIFIC_KEYS {
-            map.remove(key);
-        }
-    }
-    json::sha256_hex(canonical_json(&content).as_bytes())
+fn content_hash(body: &[u8]) -> Result<String, NormalizeError> {
+    content::content_hash(body, &DELIVERY_SPECIFIC_KEYS).map_err(NormalizeError::InvalidJson)
 }
 
 /// The configured site, else the origin of the first `self` URL, else the integration id.
@@ -254,5 +232,7 @@ fn jira_site(source: &Source<'_>, body: &Value) -> String {
         .unwrap_or_else(|| source.integration_id.to_owned())
 }
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;
