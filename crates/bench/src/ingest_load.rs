@@ -4,18 +4,19 @@
 //! ingest's broker writes alone (`ingest_writes`), as the limit of the broker and its client.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
+use bytes::Bytes;
 use ingest::IngestConfig;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{self, Target};
+use crate::http_load::{self, Endpoint};
 use crate::ingest_writes;
 use crate::report::{Distribution, Table};
 use crate::Error;
@@ -99,12 +100,17 @@ pub async fn run(
     fixtures: &Path,
     table: &mut Table,
 ) -> Result<(), Error> {
-    let bodies = Arc::new(fixture_bodies(fixtures)?);
+    let bodies = fixture_bodies(fixtures)?;
+    let shared: Vec<Bytes> = bodies.iter().map(|b| Bytes::from(b.clone())).collect();
     let conditions = format!("{clients} clients, {} fixtures, {duration:?}", bodies.len());
 
     let shutdown = CancellationToken::new();
     let bare = bind().await?;
-    let bare_url = format!("http://{}/webhooks/jira/{TOKEN}", addr(&bare)?);
+    let path = format!("/webhooks/jira/{TOKEN}");
+    let bare_at = Endpoint {
+        addr: addr(&bare)?,
+        path: path.clone(),
+    };
     let bare_app = Router::new().route("/webhooks/jira/{token}", post(|| async { StatusCode::OK }));
     let s = shutdown.clone();
     tokio::spawn(async move {
@@ -117,7 +123,10 @@ pub async fn run(
     let broker_pid = target.pid;
     broker::create_topics(&kafka, &[]).await?;
     let listener = bind().await?;
-    let ingest_url = format!("http://{}/webhooks/jira/{TOKEN}", addr(&listener)?);
+    let ingest_at = Endpoint {
+        addr: addr(&listener)?,
+        path,
+    };
     let ingest_task = tokio::spawn(ingest::serve(
         listener,
         kafka.clone(),
@@ -126,16 +135,24 @@ pub async fn run(
     ));
 
     // Warm both up (connections, producer metadata) before measuring.
-    load(&bare_url, clients, Duration::from_secs(1), &bodies).await?;
-    load(&ingest_url, clients, Duration::from_secs(2), &bodies).await?;
+    http_load::load(&bare_at, clients, Duration::from_secs(1), &shared).await?;
+    http_load::load(&ingest_at, clients, Duration::from_secs(2), &shared).await?;
     ingest_writes::load(&kafka, clients, Duration::from_secs(1), &bodies).await?;
-    let bare_load = with_cpu(broker_pid, load(&bare_url, clients, duration, &bodies)).await?;
+    let bare_load = with_cpu(
+        broker_pid,
+        http_load::load(&bare_at, clients, duration, &shared),
+    )
+    .await?;
     let writes_load = with_cpu(
         broker_pid,
         ingest_writes::load(&kafka, clients, duration, &bodies),
     )
     .await?;
-    let ingest_load = with_cpu(broker_pid, load(&ingest_url, clients, duration, &bodies)).await?;
+    let ingest_load = with_cpu(
+        broker_pid,
+        http_load::load(&ingest_at, clients, duration, &shared),
+    )
+    .await?;
     shutdown.cancel();
     ingest_task
         .await
@@ -230,47 +247,4 @@ fn addr(l: &TcpListener) -> Result<std::net::SocketAddr, Error> {
         context: "local address".into(),
         source,
     })
-}
-
-/// `clients` tasks posting bodies in turn for `duration`; each request's latency is kept.
-async fn load(
-    url: &str,
-    clients: usize,
-    duration: Duration,
-    bodies: &Arc<Vec<Vec<u8>>>,
-) -> Result<Load, Error> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()
-        .map_err(|e| Error::Http {
-            context: "building client".into(),
-            source: std::io::Error::other(e),
-        })?;
-    let start = Instant::now();
-    let end = start + duration;
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let (client, url, bodies) = (client.clone(), url.to_owned(), Arc::clone(bodies));
-            tokio::spawn(async move {
-                let (mut latencies, mut failures, mut n) = (Vec::new(), 0usize, c);
-                while Instant::now() < end {
-                    let body = bodies[n % bodies.len()].clone();
-                    n += 1;
-                    let sent = Instant::now();
-                    let ok = client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .header("x-atlassian-webhook-identifier", format!("bench-{c}-{n}"))
-                        .body(body)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
-                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-                    failures += usize::from(!ok);
-                }
-                (latencies, failures)
-            })
-        })
-        .collect();
-    Load::gather(start, tasks).await
 }

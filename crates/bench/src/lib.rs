@@ -16,6 +16,7 @@ pub mod collator_writes;
 mod config;
 pub mod emit;
 mod error;
+mod http_load;
 pub mod ingest_load;
 pub mod ingest_writes;
 pub mod memory;
