@@ -41,20 +41,21 @@ impl EncodedAudit {
 }
 
 /// The audit of a closed window whose deadline is `deadline_ms`, or `None` when it has
-/// nothing to say (an update whose changes are empty or cancel out). `record_key` is the
-/// slot's key, `record_id` the id it ends with.
+/// nothing to say (an update whose changes are empty or cancel out). `entries` are the
+/// window's, read once by the caller (who also remembers their dedup keys); `record_key` is
+/// the slot's key, `record_id` the id it ends with.
 pub(crate) fn encode_window(
     window: &SessionWindow,
+    entries: &[EntryView<'_>],
     record_key: &str,
     record_id: &str,
     origin: &Origin,
     deadline_ms: i64,
     s: &Settings,
 ) -> Option<EncodedAudit> {
-    let entries: Vec<EntryView<'_>> = window.entries().collect();
     let (first, last) = (entries.first()?, entries.last()?);
-    let action = merge::action(&entries);
-    let fields = merge::merged_fields(&entries, s.keep_reverted_fields);
+    let action = merge::action(entries);
+    let fields = merge::merged_fields(entries, s.keep_reverted_fields);
     if fields.is_empty() && action == Action::Update {
         return None;
     }
@@ -64,7 +65,7 @@ pub(crate) fn encode_window(
     } else {
         h.partition_key
     };
-    let contributors = contributors(&entries);
+    let contributors = contributors(entries);
     let audit = EncodedAudit {
         key: key.to_owned(),
         payload: Vec::new(),
@@ -113,7 +114,7 @@ pub(crate) fn encode_window(
     if audit.source_event_count != 0 {
         encoding::uint32::encode(15, &audit.source_event_count, &mut buf);
     }
-    if merge::late(&entries, s) {
+    if merge::late(entries, s) {
         encoding::bool::encode(16, &true, &mut buf);
     }
     // `live` (17) is false on a collated audit: left out.

@@ -75,7 +75,16 @@ impl Built {
 
     fn encoded(&self, s: &Settings) -> Option<EncodedAudit> {
         let deadline = self.window.deadline(s);
-        encode_window(&self.window, &self.key, &self.id, &self.origin, deadline, s)
+        let entries: Vec<_> = self.window.entries().collect();
+        encode_window(
+            &self.window,
+            &entries,
+            &self.key,
+            &self.id,
+            &self.origin,
+            deadline,
+            s,
+        )
     }
 
     /// The owned build, encoded by prost: what the collator wrote before.

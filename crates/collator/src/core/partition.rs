@@ -15,6 +15,7 @@ use super::raw::{read_raw, RawView};
 use super::records::{key_hash, Origins, RecordId, Records, Slot};
 use super::timers::Timers;
 use super::window::SessionWindow;
+use super::wire::EntryView;
 use super::Settings;
 
 /// What applying one raw event did.
@@ -338,10 +339,13 @@ impl PartitionCollator {
             return;
         };
         let deadline = window.deadline(&s);
-        let audit = encode_window(&window, key, slot.id.as_str(), &slot.origin, deadline, &s);
+        let entries: Vec<EntryView<'_>> = window.entries().collect();
+        let (id, origin) = (slot.id.as_str(), &slot.origin);
+        let audit = encode_window(&window, &entries, key, id, origin, deadline, &s);
         let closed = slot.closed.get_or_insert_with(Box::default);
-        closed.closed_through_offset = closed.closed_through_offset.max(window.max_offset());
-        for e in window.entry_heads() {
+        let max_offset = entries.iter().map(|e| e.offset).max().unwrap_or(-1);
+        closed.closed_through_offset = closed.closed_through_offset.max(max_offset);
+        for e in &entries {
             if !closed.emitted.iter().any(|k| k.dedup_key == e.dedup_key) {
                 closed.emitted.push(EmittedKey {
                     dedup_key: e.dedup_key.to_owned(),

@@ -169,11 +169,6 @@ impl SessionWindow {
         frames(&self.entries).map(|(_, body)| EntryView::parse(body))
     }
 
-    /// The entries' dedup keys, times and offsets only.
-    pub(crate) fn entry_heads(&self) -> impl Iterator<Item = EntryView<'_>> {
-        frames(&self.entries).map(|(_, body)| EntryView::parse_head(body))
-    }
-
     fn extra_field(&self, tag: u32) -> Option<&[u8]> {
         let extra = &self.extra.as_deref()?.0;
         wire::Fields::new(extra).find_map(|(t, v)| match v {
@@ -276,11 +271,6 @@ impl SessionWindow {
     /// Whether an event received at `received_at_ms` belongs to this window.
     pub fn accepts(&self, received_at_ms: i64, s: &Settings) -> bool {
         received_at_ms < self.deadline(s)
-    }
-
-    /// The largest raw offset applied to this window.
-    pub fn max_offset(&self) -> i64 {
-        self.entry_heads().map(|e| e.offset).max().unwrap_or(-1)
     }
 
     fn widen(&mut self, received_at_ms: i64) {

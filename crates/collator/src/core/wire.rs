@@ -148,16 +148,6 @@ impl<'a> EntryView<'a> {
         e
     }
 
-    /// Only the fields an entry is ordered and deduplicated by (1 to 4, written first).
-    pub fn parse_head(body: &'a [u8]) -> Self {
-        let (dedup_key, time) = Self::head(body);
-        let mut e = EntryView::parse(&[]);
-        e.body = body;
-        e.dedup_key = as_str(dedup_key);
-        (e.event_time_ms, e.received_at_ms, e.offset) = time;
-        e
-    }
-
     /// The dedup key's bytes and (event time, received at, offset), not checked as UTF-8:
     /// what inserting into a window compares, once per entry.
     pub fn head(body: &'a [u8]) -> (&'a [u8], (i64, i64, i64)) {
