@@ -21,7 +21,7 @@ cargo build --release -p auditstream-bench --bin auditstream-bench
 {
   echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
   # shellcheck disable=SC2086
-  ./target/release/auditstream-bench --brokers "127.0.0.1:$PORT" --broker-pid "$TANSU_PID" --clients "${BENCH_CLIENTS:-256}" ${BENCH_ARGS:-}
+  ./target/release/auditstream-bench --brokers "127.0.0.1:$PORT" --broker-pid "$TANSU_PID" --clients "${BENCH_CLIENTS:-192}" ${BENCH_ARGS:-}
 } | tee "$OUT/harness.md"
 if [ -z "${SKIP_CRITERION:-}" ]; then
   cargo bench -p auditstream-bench --bench hot_paths 2>&1 | tee "$OUT/criterion.txt" | grep -E '^[a-z_]+/|time:|thrpt:'
