@@ -86,6 +86,22 @@ proptest::proptest! {
     ) {
         proptest::prop_assert_eq!(nesting_depth(&body), nesting_depth_bytewise(&body));
     }
+
+    /// Long runs of string content, so strings both shorter and longer than the part scanned
+    /// byte by byte occur, with escapes on either side of it.
+    #[test]
+    fn nesting_depth_agrees_with_the_bytewise_scan_on_long_strings(
+        pieces in proptest::collection::vec(
+            (proptest::sample::select(b"{}[]\"\\a:,".to_vec()), 1..60usize),
+            0..40,
+        )
+    ) {
+        let body: Vec<u8> = pieces
+            .iter()
+            .flat_map(|&(b, n)| std::iter::repeat_n(b, if b == b'a' { n } else { 1 }))
+            .collect();
+        proptest::prop_assert_eq!(nesting_depth(&body), nesting_depth_bytewise(&body));
+    }
 }
 
 #[test]
