@@ -45,23 +45,38 @@ fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
     }
 }
 
+/// Bodies for property tests: `pieces` of a byte and a count, where only `run` repeats its
+/// count, so long runs of one filler byte stand among structure.
+#[cfg(test)]
+pub(super) fn with_runs(pieces: &[(u8, usize)], run: u8) -> Vec<u8> {
+    pieces
+        .iter()
+        .flat_map(|&(b, n)| std::iter::repeat_n(b, if b == run { n } else { 1 }))
+        .collect()
+}
+
+/// Up to `count` pieces over `alphabet`, runs up to `longest` long (see [`with_runs`]).
+#[cfg(test)]
+pub(super) fn pieces(
+    alphabet: &[u8],
+    longest: usize,
+    count: usize,
+) -> impl proptest::strategy::Strategy<Value = Vec<(u8, usize)>> {
+    proptest::collection::vec(
+        (proptest::sample::select(alphabet.to_vec()), 1..longest),
+        0..count,
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::nesting_depth;
+    use super::{nesting_depth, pieces, with_runs};
 
     proptest::proptest! {
         /// Runs of spaces, skipped eight at a time, count as any other byte that cannot nest.
         #[test]
-        fn space_runs_nest_like_any_other_filler(
-            pieces in proptest::collection::vec(
-                (proptest::sample::select(b"{}[]\"\\ax:, ".to_vec()), 1..20usize),
-                0..60,
-            )
-        ) {
-            let body: Vec<u8> = pieces
-                .iter()
-                .flat_map(|&(b, n)| std::iter::repeat_n(b, if b == b' ' { n } else { 1 }))
-                .collect();
+        fn space_runs_nest_like_any_other_filler(pieces in pieces(b"{}[]\"\\ax:, ", 20, 60)) {
+            let body = with_runs(&pieces, b' ');
             let filled: Vec<u8> = body.iter().map(|&b| if b == b' ' { b'a' } else { b }).collect();
             proptest::prop_assert_eq!(nesting_depth(&body), nesting_depth(&filled));
         }

@@ -91,15 +91,9 @@ proptest::proptest! {
     /// byte by byte occur, with escapes on either side of it.
     #[test]
     fn nesting_depth_agrees_with_the_bytewise_scan_on_long_strings(
-        pieces in proptest::collection::vec(
-            (proptest::sample::select(b"{}[]\"\\a:,".to_vec()), 1..60usize),
-            0..40,
-        )
+        pieces in depth::pieces(b"{}[]\"\\a:,", 60, 40)
     ) {
-        let body: Vec<u8> = pieces
-            .iter()
-            .flat_map(|&(b, n)| std::iter::repeat_n(b, if b == b'a' { n } else { 1 }))
-            .collect();
+        let body = depth::with_runs(&pieces, b'a');
         proptest::prop_assert_eq!(nesting_depth(&body), nesting_depth_bytewise(&body));
     }
 }
