@@ -13,7 +13,7 @@ use schema::v1::{AuditEvent, RawEvent};
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{self, fresh_config, fresh_prefix, Target};
+use crate::broker::{self, Target};
 use crate::report::{Distribution, Table};
 use crate::workload::{self, Shape};
 use crate::{collator_writes, verify, Error};
@@ -261,15 +261,14 @@ fn first_timestamp(kafka: &KafkaConfig, topic: &str) -> Result<i64, Error> {
 /// Idle close: records edited once or a few times while the collator is caught up; each audit's
 /// lateness is when it became readable minus its window's deadline (`window_end_ms`).
 pub async fn idle_close(
-    brokers: &str,
+    target: &Target,
     records: usize,
     gap: Duration,
-    partitions: i32,
     table: &mut Table,
 ) -> Result<(), Error> {
     let mut config = collator_config(&format!("bench-idle-{}", schema::now_ms()))?;
     config.gap = gap;
-    let kafka = fresh_config(brokers, &fresh_prefix("idle"), partitions);
+    let kafka = target.fresh_config("idle");
     broker::create_topics(&kafka, &[]).await?;
     let shutdown = CancellationToken::new();
     let collator = tokio::spawn(collator::run(kafka.clone(), config, shutdown.clone()));

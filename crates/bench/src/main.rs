@@ -61,7 +61,7 @@ struct Args {
     /// Open windows of the memory scenario.
     #[arg(long, default_value_t = 1_000_000)]
     windows: usize,
-    /// A librdkafka property for every client of the collator and ingest scenarios (the
+    /// A librdkafka property for every client of the scenarios that use the broker (the
     /// passthrough and broker-writes-alone references alike), as `KEY=VALUE` (repeatable),
     /// e.g. `--kafka-option linger.ms=20`.
     #[arg(long = "kafka-option", value_parser = parse_option)]
@@ -162,14 +162,7 @@ async fn run(args: &Args, table: &mut Table) -> Result<(), Error> {
             }
             Scenario::Emitter => emit::run(args.clients, args.duration, table).await?,
             Scenario::IdleClose => {
-                collate::idle_close(
-                    &brokers()?,
-                    args.idle_records,
-                    args.idle_gap,
-                    defaults.partitions,
-                    table,
-                )
-                .await?
+                collate::idle_close(&target()?, args.idle_records, args.idle_gap, table).await?
             }
             Scenario::Memory => {
                 let windows = args.windows;
