@@ -18,6 +18,8 @@ mod audit_tests;
 #[cfg(test)]
 mod live_tests;
 #[cfg(test)]
+mod order_tests;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod raw_tests;

@@ -193,6 +193,7 @@ impl PartitionCollator {
         };
         let n = self.slot_of(&key, origin_of, rid);
         let s = Arc::clone(&self.settings);
+        let wm = self.watermark;
         let outcome = match self.records.get_mut(n) {
             Some(Slot {
                 closed: Some(closed),
@@ -201,10 +202,12 @@ impl PartitionCollator {
             Some(Slot {
                 closed: Some(closed),
                 ..
-            }) if closed
-                .emitted
-                .iter()
-                .any(|k| k.dedup_key == event.dedup_key) =>
+            }) if closed.emitted.iter().any(|k| {
+                // Remembered until its retention passes, whether or not the record's memory
+                // was pruned yet (an open window defers that to its close).
+                k.dedup_key == event.dedup_key
+                    && k.received_at_ms.saturating_add(s.dedup_retention_ms) > wm
+            }) =>
             {
                 Applied::Duplicate
             }
@@ -283,11 +286,20 @@ impl PartitionCollator {
         while self.timers.next_at().is_some_and(|at| at <= watermark) {
             let records = &self.records;
             if let Some((at, n)) = self.timers.pop(|a, b| records.key_cmp(a, b)) {
+                let s = &self.settings;
+                let mut early = false;
                 if let Some(slot) = self.records.get_mut(n) {
                     slot.timers -= 1;
                     if slot.scheduled_pending && slot.scheduled == at {
                         slot.scheduled_pending = false;
                     }
+                    early = slot.open.as_ref().is_some_and(|w| w.deadline(s) > at);
+                }
+                if early {
+                    // Scheduled before the window's last changes moved its deadline: look
+                    // again at the deadline, so windows close in (deadline, key) order.
+                    self.schedule(n);
+                    continue;
                 }
                 self.examine(n);
                 self.records.release(n, &mut self.key_buf);
@@ -380,7 +392,11 @@ impl PartitionCollator {
                 .unwrap_or(i64::MIN),
             (None, None) => i64::MIN,
         };
-        if slot.scheduled_pending && slot.scheduled == at {
+        if slot.scheduled_pending && slot.scheduled <= at {
+            // An earlier look is pending: when it fires, the record is examined and
+            // rescheduled at its deadline then. The record's earliest timer, which alone
+            // decides when and in which order it closes, is the same as if every move of
+            // its deadline had pushed a timer; joins of a burst push none.
             return;
         }
         (slot.scheduled, slot.scheduled_pending) = (at, true);

@@ -13,12 +13,12 @@
 //! left to prost: [`read_raw`] decodes it, so prost refuses what it always refused, and reads
 //! prost's own encoding of what it accepts.
 
-use prost::encoding::{decode_varint, encoded_len_varint};
+use prost::encoding::encoded_len_varint;
 use prost::{DecodeError, Message as _};
 use schema::v1::{Action, RawEvent, User};
 
 use super::merge::Entry;
-use super::wire::{self, ChangeView, Fields, Value};
+use super::wire::{self, varint, ChangeView, Fields, Value};
 
 /// One `RawEvent`, borrowed from its encoding. `body` is not read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -205,18 +205,6 @@ fn utf8(b: &[u8]) -> Option<&str> {
     std::str::from_utf8(b).ok()
 }
 
-/// A varint; most (keys, short lengths) are one byte, read here without a call.
-#[inline]
-fn varint(buf: &mut &[u8]) -> Option<u64> {
-    match buf.first() {
-        Some(&b) if b < 0x80 => {
-            *buf = &buf[1..];
-            Some(u64::from(b))
-        }
-        _ => decode_varint(buf).ok(),
-    }
-}
-
 /// The string fields 1..=N of a message whose fields are all strings, if `buf` is exactly
 /// prost's encoding of it: known tags in increasing order, each once, with the shortest
 /// varints, valid UTF-8, and an empty value only for the `optional` tags (proto3 leaves out
@@ -227,6 +215,7 @@ fn canonical_strings<'a, const N: usize>(
 ) -> Option<[Option<&'a str>; N]> {
     let mut out = [None; N];
     let mut last_tag = 0;
+    let strings = wire::Strings::of(buf);
     while !buf.is_empty() {
         let key = varint_shortest(&mut buf)?;
         let tag = u32::try_from(key >> 3).ok()?;
@@ -240,7 +229,7 @@ fn canonical_strings<'a, const N: usize>(
         }
         let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
         buf = rest;
-        out[tag as usize - 1] = Some(utf8(value)?);
+        out[tag as usize - 1] = Some(strings.get(value)?);
     }
     Some(out)
 }

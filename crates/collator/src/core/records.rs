@@ -103,8 +103,9 @@ pub(crate) struct Slot {
     pub closed: Option<Box<ClosedRecord>>,
     /// Timers scheduled for this record and not yet fired.
     pub timers: u32,
-    /// The time of the last timer scheduled, while `scheduled_pending` (it has not fired):
-    /// scheduling the same time again adds nothing (an ordered set would hold it once).
+    /// The time of the earliest timer scheduled, while `scheduled_pending` (it has not
+    /// fired): scheduling a later or equal time adds nothing, since that look re-examines
+    /// the record and schedules it again.
     pub scheduled: i64,
     pub scheduled_pending: bool,
     /// In the dirty list (its `collator-state` changed since the last flush).

@@ -289,7 +289,7 @@ impl SessionWindow {
         let mut at = self.entries.len();
         let mut found = None;
         for (span, body) in frames(&self.entries) {
-            let (dedup_key, (event_time, received_at, _)) = EntryView::head(body);
+            let (dedup_key, (event_time, received_at)) = EntryView::head(body);
             if dedup_key == event.dedup_key.as_bytes() {
                 found = Some((span, received_at));
                 break;

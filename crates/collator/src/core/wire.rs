@@ -26,23 +26,37 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A varint at the front of `buf`, consumed. Most are one byte (tags, short lengths): those
+/// skip the general decoder.
+#[inline(always)]
+pub(crate) fn varint(buf: &mut &[u8]) -> Option<u64> {
+    match buf.split_first() {
+        Some((&b, rest)) if b < 0x80 => {
+            *buf = rest;
+            Some(u64::from(b))
+        }
+        _ => decode_varint(buf).ok(),
+    }
+}
+
 impl<'a> Iterator for Fields<'a> {
     type Item = (u32, Value<'a>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.buf.is_empty() {
             return None;
         }
-        let key = decode_varint(&mut self.buf).ok()?;
+        let key = varint(&mut self.buf)?;
         let tag = u32::try_from(key >> 3).ok()?;
         let value = match key & 7 {
-            0 => Value::Varint(decode_varint(&mut self.buf).ok()?),
+            0 => Value::Varint(varint(&mut self.buf)?),
             1 => {
                 self.buf = self.buf.get(8..)?;
                 Value::Other
             }
             2 => {
-                let len = usize::try_from(decode_varint(&mut self.buf).ok()?).ok()?;
+                let len = usize::try_from(varint(&mut self.buf)?).ok()?;
                 let (v, rest) = (self.buf.get(..len)?, self.buf.get(len..)?);
                 self.buf = rest;
                 Value::Bytes(v)
@@ -63,6 +77,44 @@ impl<'a> Iterator for Fields<'a> {
 pub(crate) fn as_str(b: &[u8]) -> &str {
     // Every string stored was a Rust `&str` (or prost-validated UTF-8) when it was written.
     std::str::from_utf8(b).unwrap_or_default()
+}
+
+/// The strings of a message whose fields are all strings (a `FieldChange`, a `User`, a
+/// `RecordRef`), checked as UTF-8 once for the whole message rather than once per string
+/// (most are a few bytes long, and each check has a fixed cost).
+///
+/// [`Strings::get`] is always `std::str::from_utf8(value).ok()`: when the whole message is
+/// valid UTF-8, a slice of it at char boundaries is valid UTF-8 with the same bytes; when the
+/// boundaries do not fall on chars, or the whole is not valid (a bad string, or a length of
+/// 128 or more, whose first byte UTF-8 refuses after a one-byte key), the value is checked
+/// alone.
+#[derive(Clone, Copy)]
+pub(crate) struct Strings<'a> {
+    message: &'a [u8],
+    whole: Option<&'a str>,
+}
+
+impl<'a> Strings<'a> {
+    pub fn of(message: &'a [u8]) -> Self {
+        Strings {
+            message,
+            whole: std::str::from_utf8(message).ok(),
+        }
+    }
+
+    /// `value`, a slice of the message, as a string.
+    pub fn get(&self, value: &'a [u8]) -> Option<&'a str> {
+        // Where `value` sits in the message (a slice that is not in it is checked alone).
+        let at = (value.as_ptr() as usize).wrapping_sub(self.message.as_ptr() as usize);
+        let inside = self
+            .message
+            .get(at..at.wrapping_add(value.len()))
+            .is_some_and(|m| std::ptr::eq(m, value));
+        self.whole
+            .filter(|_| inside)
+            .and_then(|whole| whole.get(at..at + value.len()))
+            .or_else(|| std::str::from_utf8(value).ok())
+    }
 }
 
 /// A `FieldChange`, borrowed from a raw event or from a window's bytes.
@@ -92,9 +144,10 @@ impl<'a> From<&'a FieldChange> for ChangeView<'a> {
 impl<'a> ChangeView<'a> {
     pub fn parse(buf: &'a [u8]) -> Self {
         let mut c = ChangeView::default();
+        let strings = Strings::of(buf);
         for (tag, v) in Fields::new(buf) {
             let Value::Bytes(b) = v else { continue };
-            let s = as_str(b);
+            let s = strings.get(b).unwrap_or_default();
             match tag {
                 1 => c.field_id = s,
                 2 => c.field_name = s,
@@ -148,18 +201,27 @@ impl<'a> EntryView<'a> {
         e
     }
 
-    /// The dedup key's bytes and (event time, received at, offset), not checked as UTF-8:
-    /// what inserting into a window compares, once per entry.
-    pub fn head(body: &'a [u8]) -> (&'a [u8], (i64, i64, i64)) {
-        let (mut dedup_key, mut t) = (&[][..], (0, 0, 0));
-        for (tag, v) in Fields::new(body) {
-            match (tag, v) {
-                (1, Value::Bytes(b)) => dedup_key = b,
-                (2, Value::Varint(n)) => t.0 = n as i64,
-                (3, Value::Varint(n)) => t.1 = n as i64,
-                (4, Value::Varint(n)) => t.2 = n as i64,
-                _ => break,
+    /// The dedup key's bytes and (event time, received at), not checked as UTF-8: what
+    /// inserting into a window compares, once per entry. An entry's fields are in tag order
+    /// (this crate writes them so, and a restore encodes them with prost), so each is read
+    /// where it must be, by its one-byte key: `1` length-delimited, `2` and `3` varints.
+    #[inline]
+    pub fn head(body: &'a [u8]) -> (&'a [u8], (i64, i64)) {
+        let (mut dedup_key, mut t, mut rest) = (&[][..], (0, 0), body);
+        if let Some((0x0a, after)) = rest.split_first() {
+            rest = after;
+            let len = varint(&mut rest).and_then(|l| usize::try_from(l).ok());
+            if let Some((key, after)) = len.and_then(|l| rest.split_at_checked(l)) {
+                (dedup_key, rest) = (key, after);
             }
+        }
+        if let Some((0x10, after)) = rest.split_first() {
+            rest = after;
+            t.0 = varint(&mut rest).unwrap_or(0) as i64;
+        }
+        if let Some((0x18, after)) = rest.split_first() {
+            rest = after;
+            t.1 = varint(&mut rest).unwrap_or(0) as i64;
         }
         (dedup_key, t)
     }
@@ -231,5 +293,49 @@ pub(crate) fn i64_len(tag: u32, v: i64) -> usize {
         0
     } else {
         prost::encoding::int64::encoded_len(tag, &v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Values as strings fields carry them: ASCII, multi-byte characters, long ones (whose
+    /// length takes two bytes), and bytes that are not UTF-8 at all.
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            "[a-z0-9 ]{0,20}".prop_map(String::into_bytes),
+            "[a-zé€😀 ]{0,40}".prop_map(String::into_bytes),
+            "[a-z€]{100,200}".prop_map(String::into_bytes),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn strings_read_each_value_as_from_utf8_does(
+            values in proptest::collection::vec(value(), 1..7),
+        ) {
+            let mut message = Vec::new();
+            for (tag, v) in (1u32..).zip(&values) {
+                put_len(tag, v.len(), &mut message);
+                message.extend_from_slice(v);
+            }
+            let strings = Strings::of(&message);
+            let read: Vec<_> = Fields::new(&message)
+                .filter_map(|(_, v)| match v {
+                    Value::Bytes(b) => Some(strings.get(b)),
+                    _ => None,
+                })
+                .collect();
+            let expected: Vec<_> = values.iter().map(|v| std::str::from_utf8(v).ok()).collect();
+            prop_assert_eq!(read, expected);
+            // A slice from elsewhere is checked on its own.
+            for v in &values {
+                prop_assert_eq!(strings.get(v), std::str::from_utf8(v).ok());
+            }
+        }
     }
 }
