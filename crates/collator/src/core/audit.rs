@@ -6,7 +6,7 @@
 //! holds it (prost's own encoding of it). A unit test and a property test hold the two to the
 //! same bytes (`audit_tests`).
 
-use prost::encoding::{self, encoded_len_varint, key_len};
+use prost::encoding::{encoded_len_varint, key_len};
 use prost::Message as _;
 use schema::v1::{Action, AuditEvent};
 
@@ -15,7 +15,9 @@ use super::live::put_change;
 use super::merge::{self, MergedChange};
 use super::records::Origin;
 use super::window::{EncodedHeader, RecordBytes, SessionWindow};
-use super::wire::{self, put_i64, put_len, put_str, str_len, ChangeView, EntryView};
+use super::wire::{
+    self, put_bytes, put_i64, put_len, put_str, put_varint_field, str_len, ChangeView, EntryView,
+};
 use super::Settings;
 
 /// One collated audit, encoded, with what the shell reads of it for its logs and metrics.
@@ -76,14 +78,14 @@ pub(crate) fn encode_window(
     };
     let mut buf = Vec::with_capacity(capacity(&h, first.actor, &contributors, &fields, key));
     if audit.id != 0 {
-        encoding::uint64::encode(1, &audit.id, &mut buf);
+        put_varint_field(1, audit.id, &mut buf);
     }
     if action as i32 != 0 {
-        encoding::int32::encode(2, &(action as i32), &mut buf);
+        put_varint_field(2, action as i32 as u64, &mut buf);
     }
     put_i64(3, merge::created_at_ms(last), &mut buf);
     if merge::interesting(action, &fields, s) {
-        encoding::bool::encode(4, &true, &mut buf);
+        put_varint_field(4, 1, &mut buf);
     }
     if let Some(user) = first.actor {
         put_bytes(5, user, &mut buf);
@@ -112,10 +114,10 @@ pub(crate) fn encode_window(
     put_i64(13, audit.window_start_ms, &mut buf);
     put_i64(14, audit.window_end_ms, &mut buf);
     if audit.source_event_count != 0 {
-        encoding::uint32::encode(15, &audit.source_event_count, &mut buf);
+        put_varint_field(15, u64::from(audit.source_event_count), &mut buf);
     }
     if merge::late(entries, s) {
-        encoding::bool::encode(16, &true, &mut buf);
+        put_varint_field(16, 1, &mut buf);
     }
     // `live` (17) is false on a collated audit: left out.
     put_str(18, key, &mut buf);
@@ -123,12 +125,6 @@ pub(crate) fn encode_window(
         payload: buf,
         ..audit
     })
-}
-
-/// A present sub-message (or bytes) field: written even when empty, as prost writes `Some`.
-fn put_bytes(tag: u32, b: &[u8], buf: &mut Vec<u8>) {
-    put_len(tag, b.len(), buf);
-    buf.extend_from_slice(b);
 }
 
 /// Every distinct author's encoded `User`, in order of their first change (by `User.id`, the

@@ -14,9 +14,9 @@ use schema::v1::{RecordRef, SessionWindowState, WindowEntry};
 
 use super::raw::RawView;
 use super::records::Origin;
-use super::wire::{self, put_i64, put_len, put_str, str_len, EntryView};
+use super::wire::{self, put_bytes, put_i64, put_len, put_str, str_len, EntryView};
 use super::Settings;
-use entries::{entry_time, frames, put_bytes, put_entry, ENTRIES};
+use entries::{entry_time, frames, put_entry, ENTRIES};
 
 /// `record` is `{type: origin's record type, id: the key's id}`.
 const RECORD_FROM_KEY: u8 = 1;

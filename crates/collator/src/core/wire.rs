@@ -2,7 +2,7 @@
 //! keeps its entries as their `WindowEntry` bytes (see `window`); merging reads them through
 //! these views instead of decoding owned prost structs, so a close allocates only the audit.
 
-use prost::encoding::{decode_varint, encode_key, encode_varint, key_len, WireType};
+use prost::encoding::{encode_varint, key_len, WireType};
 use schema::v1::{Action, FieldChange, User};
 
 /// One field of a message: its tag and its value.
@@ -26,17 +26,29 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// A varint at the front of `buf`, consumed. Most are one byte (tags, short lengths): those
-/// skip the general decoder.
+/// A varint at the front of `buf`, consumed, or `None` where prost's decoder refuses it (cut
+/// short, or past 64 bits). Read here, inline: most are one byte (keys, short lengths), and
+/// the rest are timestamps of a few bytes, for which a call to prost's decoder cost more than
+/// the decoding.
 #[inline(always)]
 pub(crate) fn varint(buf: &mut &[u8]) -> Option<u64> {
-    match buf.split_first() {
-        Some((&b, rest)) if b < 0x80 => {
-            *buf = rest;
-            Some(u64::from(b))
-        }
-        _ => decode_varint(buf).ok(),
+    if let Some((&b, rest)) = buf.split_first().filter(|(&b, _)| b < 0x80) {
+        *buf = rest;
+        return Some(u64::from(b));
     }
+    let mut value = 0;
+    for (i, &b) in buf.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            // The tenth byte holds only the 64th bit.
+            if i == 9 && b > 1 {
+                return None;
+            }
+            *buf = &buf[i + 1..];
+            return Some(value);
+        }
+    }
+    None
 }
 
 impl<'a> Iterator for Fields<'a> {
@@ -172,8 +184,8 @@ pub(crate) struct EntryView<'a> {
     /// The encoded `User`, when the entry has an actor.
     pub actor: Option<&'a [u8]>,
     pub action: i32,
-    /// The whole entry, to iterate its changes (field 7) from.
-    body: &'a [u8],
+    /// The entry from its first change (field 7) on, to iterate its changes from.
+    changes: &'a [u8],
 }
 
 impl<'a> EntryView<'a> {
@@ -185,17 +197,22 @@ impl<'a> EntryView<'a> {
             offset: 0,
             actor: None,
             action: 0,
-            body,
+            changes: body,
         };
-        for (tag, v) in Fields::new(body) {
-            match (tag, v) {
-                (1, Value::Bytes(b)) => e.dedup_key = as_str(b),
-                (2, Value::Varint(n)) => e.event_time_ms = n as i64,
-                (3, Value::Varint(n)) => e.received_at_ms = n as i64,
-                (4, Value::Varint(n)) => e.offset = n as i64,
-                (5, Value::Bytes(b)) => e.actor = Some(b),
-                (6, Value::Varint(n)) => e.action = n as i32,
-                _ => {}
+        let mut fields = Fields::new(body);
+        loop {
+            // Fields are in tag order and the changes (7) come last: stop at them, and keep
+            // where they start for `changes`.
+            e.changes = fields.buf;
+            match fields.next() {
+                Some((1, Value::Bytes(b))) => e.dedup_key = as_str(b),
+                Some((2, Value::Varint(n))) => e.event_time_ms = n as i64,
+                Some((3, Value::Varint(n))) => e.received_at_ms = n as i64,
+                Some((4, Value::Varint(n))) => e.offset = n as i64,
+                Some((5, Value::Bytes(b))) => e.actor = Some(b),
+                Some((6, Value::Varint(n))) => e.action = n as i32,
+                Some((7, _)) | None => break,
+                Some(_) => {}
             }
         }
         e
@@ -227,7 +244,7 @@ impl<'a> EntryView<'a> {
     }
 
     pub fn changes(&self) -> impl Iterator<Item = ChangeView<'a>> + 'a {
-        Fields::new(self.body).filter_map(|(tag, v)| match (tag, v) {
+        Fields::new(self.changes).filter_map(|(tag, v)| match (tag, v) {
             (7, Value::Bytes(b)) => Some(ChangeView::parse(b)),
             _ => None,
         })
@@ -253,10 +270,37 @@ pub(crate) fn decode_user(buf: &[u8]) -> User {
     prost::Message::decode(buf).unwrap_or_default()
 }
 
+/// A varint as prost writes it. Most (keys, short lengths, small numbers) are one byte,
+/// written here without prost's loop.
+#[inline(always)]
+pub(crate) fn put_varint(v: u64, buf: &mut Vec<u8>) {
+    if v < 0x80 {
+        buf.push(v as u8);
+    } else {
+        encode_varint(v, buf);
+    }
+}
+
+/// A varint field (`int64`, `uint64`, `uint32`, `bool`; an `int32` widened as prost widens it:
+/// `v as u64`), written whatever its value.
+#[inline]
+pub(crate) fn put_varint_field(tag: u32, v: u64, buf: &mut Vec<u8>) {
+    put_varint(u64::from(tag) << 3 | WireType::Varint as u64, buf);
+    put_varint(v, buf);
+}
+
 /// Writes a length-delimited field's key and length.
+#[inline]
 pub(crate) fn put_len(tag: u32, len: usize, buf: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(len as u64, buf);
+    put_varint(u64::from(tag) << 3 | WireType::LengthDelimited as u64, buf);
+    put_varint(len as u64, buf);
+}
+
+/// A length-delimited field whose value is already encoded (a message, or bytes): written
+/// even when empty, as prost writes a present message.
+pub(crate) fn put_bytes(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
+    put_len(tag, value.len(), buf);
+    buf.extend_from_slice(value);
 }
 
 /// A proto3 `string` field, left out when empty.
@@ -284,7 +328,7 @@ pub(crate) fn bytes_len(tag: u32, len: usize) -> usize {
 /// A proto3 `int64` field, left out when zero.
 pub(crate) fn put_i64(tag: u32, v: i64, buf: &mut Vec<u8>) {
     if v != 0 {
-        prost::encoding::int64::encode(tag, &v, buf);
+        put_varint_field(tag, v as u64, buf);
     }
 }
 
@@ -313,7 +357,37 @@ mod tests {
         ]
     }
 
+    /// Varints as prost writes them, followed by anything; and bytes that are no varint.
+    fn varint_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            (any::<u64>(), proptest::collection::vec(any::<u8>(), 0..4)).prop_map(|(v, tail)| {
+                let mut b = Vec::new();
+                encode_varint(v >> (v % 64), &mut b);
+                b.extend(tail);
+                b
+            }),
+            proptest::collection::vec(any::<u8>(), 0..14),
+            proptest::collection::vec(0x80u8..=0xff, 8..12),
+            // Ten bytes or more: the tenth decides whether it fits in 64 bits.
+            (proptest::collection::vec(0x80u8..=0xff, 9), any::<u8>()).prop_map(|(mut b, last)| {
+                b.push(last);
+                b
+            }),
+        ]
+    }
+
     proptest! {
+        #[test]
+        fn varint_reads_and_refuses_as_prost_does(bytes in varint_bytes()) {
+            let (mut ours, mut prosts) = (&bytes[..], &bytes[..]);
+            let read = varint(&mut ours);
+            let expected = prost::encoding::decode_varint(&mut prosts).ok();
+            prop_assert_eq!(read, expected);
+            if expected.is_some() {
+                prop_assert_eq!(ours, prosts);
+            }
+        }
+
         #[test]
         fn strings_read_each_value_as_from_utf8_does(
             values in proptest::collection::vec(value(), 1..7),

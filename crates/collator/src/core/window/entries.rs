@@ -6,7 +6,9 @@ use std::ops::Range;
 use prost::encoding;
 
 use crate::core::raw::RawView;
-use crate::core::wire::{bytes_len, i64_len, put_i64, put_len, put_str, str_len};
+use crate::core::wire::{
+    bytes_len, i64_len, put_bytes, put_i64, put_len, put_str, put_varint_field, str_len, varint,
+};
 
 /// `SessionWindowState.entries`.
 pub(super) const ENTRIES: u32 = 8;
@@ -26,8 +28,8 @@ pub(super) fn frames(buf: &[u8]) -> impl Iterator<Item = (Range<usize>, &[u8])> 
     std::iter::from_fn(move || {
         let mut rest = buf.get(at..).filter(|r| !r.is_empty())?;
         let start = at;
-        encoding::decode_varint(&mut rest).ok()?;
-        let len = usize::try_from(encoding::decode_varint(&mut rest).ok()?).ok()?;
+        varint(&mut rest)?;
+        let len = usize::try_from(varint(&mut rest)?).ok()?;
         let body_at = buf.len() - rest.len();
         let body = buf.get(body_at..body_at + len)?;
         at = body_at + len;
@@ -60,15 +62,9 @@ pub(super) fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
         put_bytes(5, a, buf);
     }
     if event.action != 0 {
-        encoding::int32::encode(6, &event.action, buf);
+        put_varint_field(6, event.action as u64, buf);
     }
     for c in event.change_bytes() {
         put_bytes(7, c, buf);
     }
-}
-
-/// A length-delimited field whose value is already encoded.
-pub(super) fn put_bytes(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
-    put_len(tag, value.len(), buf);
-    buf.extend_from_slice(value);
 }
