@@ -54,7 +54,7 @@ pub(crate) fn varint(buf: &mut &[u8]) -> Option<u64> {
 impl<'a> Iterator for Fields<'a> {
     type Item = (u32, Value<'a>);
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.buf.is_empty() {
             return None;
