@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use auditstream_bench::workload::{self, Rng, Shape};
+use auditstream_bench::workload::{self, Rng};
 use auditstream_bench::{ingest_load, memory};
 use collator::core::PartitionCollator;
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -83,14 +83,7 @@ fn hex_hmac(secret: &[u8], body: &[u8]) -> String {
 
 /// Collated audits of a small workload, as the collator emits them.
 fn sample_audits() -> (Vec<RawEvent>, Vec<AuditEvent>) {
-    let w = workload::generate(&Shape {
-        seed: 1,
-        events: 20_000,
-        records: 800,
-        users: 200,
-        fields: 8,
-        gap_ms: 300_000,
-    });
+    let w = workload::core_mix();
     let mut c = PartitionCollator::new(memory::settings(), 0);
     for (i, e) in w.events.iter().enumerate() {
         c.apply(e, i as i64);

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use auditstream_bench::memory;
-use auditstream_bench::workload::{self, Shape};
+use auditstream_bench::workload;
 use collator::core::PartitionCollator;
 use prost::Message as _;
 
@@ -21,15 +21,7 @@ fn main() {
         .nth(1)
         .map(|r| r.parse().expect("ROUNDS is a number"))
         .unwrap_or(50);
-    // The criterion bench's workload: 20,000 events over 800 records, seed 1.
-    let w = workload::generate(&Shape {
-        seed: 1,
-        events: 20_000,
-        records: 800,
-        users: 200,
-        fields: 8,
-        gap_ms: 300_000,
-    });
+    let w = workload::core_mix();
     let events: Vec<Vec<u8>> = w.events.iter().map(|e| e.encode_to_vec()).collect();
     let started = Instant::now();
     let mut audits = 0;

@@ -107,6 +107,19 @@ pub fn record_key(id: &str) -> String {
     format!("{JIRA_SITE}|issue|{id}")
 }
 
+/// The collation core's benchmark mix (criterion's `apply_and_close_w_mix`, and
+/// `examples/core_profile`): W's shape at 20,000 events over 800 records, seed 1.
+pub fn core_mix() -> Workload {
+    generate(&Shape {
+        seed: 1,
+        events: 20_000,
+        records: 800,
+        users: 200,
+        fields: 8,
+        gap_ms: 300_000,
+    })
+}
+
 /// Generates the workload of `shape`.
 pub fn generate(shape: &Shape) -> Workload {
     let mut rng = Rng::new(shape.seed);
