@@ -4,13 +4,13 @@
 //! writes for [`super::live_audit`]'s `AuditEvent`: fields in tag order, proto3 defaults left
 //! out (a unit test and a property test hold the two to the same bytes).
 
-use prost::encoding::{self, encode_key, encode_varint, encoded_len_varint, key_len, WireType};
 use prost::Message as _;
 use schema::v1::{Action, RawEvent};
 
 use super::ids::live_audit_id;
 use super::merge::{self, MergedChange};
 use super::raw::{read_raw, RawView};
+use super::wire::{bytes_len, put_bytes, put_i64, put_len, put_str, put_varint_field, str_len};
 use super::Settings;
 
 /// One encoded live audit and the key it is produced under (the root record's partition key).
@@ -51,28 +51,25 @@ pub(crate) fn encode_live_view(
     let mut buf = Vec::with_capacity(capacity_for(event, key));
     let id = live_audit_id(record_key, event.dedup_key);
     if id != 0 {
-        encoding::uint64::encode(1, &id, &mut buf);
+        put_varint_field(1, id, &mut buf);
     }
     if action as i32 != 0 {
-        encoding::int32::encode(2, &(action as i32), &mut buf);
+        put_varint_field(2, action as i32 as u64, &mut buf);
     }
-    let created_at = merge::created_at_ms(event);
-    if created_at != 0 {
-        encoding::int64::encode(3, &created_at, &mut buf);
-    }
+    put_i64(3, merge::created_at_ms(event), &mut buf);
     if merge::interesting(action, &fields, s) {
-        encoding::bool::encode(4, &true, &mut buf);
+        put_varint_field(4, 1, &mut buf);
     }
     if let Some(actor) = event.actor {
         // `user`, then `contributors`: the one author of the one change.
-        put_message(5, actor, &mut buf);
-        put_message(6, actor, &mut buf);
+        put_bytes(5, actor, &mut buf);
+        put_bytes(6, actor, &mut buf);
     }
     if let Some(r) = event.record {
-        put_message(7, r, &mut buf);
+        put_bytes(7, r, &mut buf);
     }
     if let Some(r) = event.associated {
-        put_message(8, r, &mut buf);
+        put_bytes(8, r, &mut buf);
     }
     for (first, last) in fields {
         put_change(MergedChange { first, last }, &mut buf);
@@ -82,14 +79,14 @@ pub(crate) fn encode_live_view(
     put_str(12, event.jira_site, &mut buf);
     if event.received_at_ms != 0 {
         // The window of a live audit is the instant it was received.
-        encoding::int64::encode(13, &event.received_at_ms, &mut buf);
-        encoding::int64::encode(14, &event.received_at_ms, &mut buf);
+        put_i64(13, event.received_at_ms, &mut buf);
+        put_i64(14, event.received_at_ms, &mut buf);
     }
-    encoding::uint32::encode(15, &1, &mut buf);
+    put_varint_field(15, 1, &mut buf);
     if merge::late(entries, s) {
-        encoding::bool::encode(16, &true, &mut buf);
+        put_varint_field(16, 1, &mut buf);
     }
-    encoding::bool::encode(17, &true, &mut buf);
+    put_varint_field(17, 1, &mut buf);
     put_str(18, key, &mut buf);
     Some(LiveAudit {
         key: key.to_owned(),
@@ -112,50 +109,28 @@ fn capacity_for(event: &RawView<'_>, key: &str) -> usize {
         + key.len()
 }
 
-/// A message field whose value is already encoded.
-fn put_message(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(value.len() as u64, buf);
-    buf.extend_from_slice(value);
-}
-
-/// A proto3 `string` field: left out when empty.
-fn put_str(tag: u32, s: &str, buf: &mut Vec<u8>) {
-    if !s.is_empty() {
-        put_opt_str(tag, Some(s), buf);
-    }
-}
-
 /// A proto3 `optional string` field: written whenever present, even empty.
 fn put_opt_str(tag: u32, s: Option<&str>, buf: &mut Vec<u8>) {
     if let Some(s) = s {
-        encode_key(tag, WireType::LengthDelimited, buf);
-        encode_varint(s.len() as u64, buf);
-        buf.extend_from_slice(s.as_bytes());
+        put_bytes(tag, s.as_bytes(), buf);
     }
 }
 
-fn str_len(tag: u32, s: Option<&str>) -> usize {
-    s.map_or(0, |s| {
-        key_len(tag) + encoded_len_varint(s.len() as u64) + s.len()
-    })
-}
-
-fn non_empty(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
+/// Encoded length of [`put_opt_str`].
+fn opt_str_len(tag: u32, s: Option<&str>) -> usize {
+    s.map_or(0, |s| bytes_len(tag, s.len()))
 }
 
 /// `AuditChange` (field 9 of `AuditEvent`), length-delimited. Collated audits write theirs
 /// with it too (`audit`).
 pub(super) fn put_change(c: MergedChange<'_>, buf: &mut Vec<u8>) {
-    let len = str_len(1, non_empty(c.first.field_id))
-        + str_len(2, non_empty(c.first.field_name))
-        + str_len(3, c.value())
-        + str_len(4, c.previous_value())
-        + str_len(5, c.value_id())
-        + str_len(6, c.previous_value_id());
-    encode_key(9, WireType::LengthDelimited, buf);
-    encode_varint(len as u64, buf);
+    let len = str_len(1, c.first.field_id)
+        + str_len(2, c.first.field_name)
+        + opt_str_len(3, c.value())
+        + opt_str_len(4, c.previous_value())
+        + opt_str_len(5, c.value_id())
+        + opt_str_len(6, c.previous_value_id());
+    put_len(9, len, buf);
     put_str(1, c.first.field_id, buf);
     put_str(2, c.first.field_name, buf);
     put_opt_str(3, c.value(), buf);
