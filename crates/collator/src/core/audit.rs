@@ -16,7 +16,7 @@ use super::merge::{self, MergedChange};
 use super::records::Origin;
 use super::window::{EncodedHeader, RecordBytes, SessionWindow};
 use super::wire::{
-    self, put_bytes, put_i64, put_len, put_str, put_varint_field, str_len, ChangeView, EntryView,
+    self, put_bytes, put_i64, put_len, put_str, put_varint_field, str_len, EntryView,
 };
 use super::Settings;
 
@@ -105,8 +105,8 @@ pub(crate) fn encode_window(
     if let Some(b) = h.associated {
         put_bytes(8, b, &mut buf);
     }
-    for &(first, last) in &fields {
-        put_change(MergedChange { first, last }, &mut buf);
+    for c in &fields {
+        put_change(c, &mut buf);
     }
     put_str(10, h.workspace, &mut buf);
     put_str(11, h.integration_id, &mut buf);
@@ -130,7 +130,7 @@ pub(crate) fn encode_window(
 /// Every distinct author's encoded `User`, in order of their first change (by `User.id`, the
 /// first `User` seen for an id standing for it, as `merge` decides).
 fn contributors<'a>(entries: &[EntryView<'a>]) -> Vec<&'a [u8]> {
-    let mut out: Vec<(&str, &[u8])> = Vec::new();
+    let mut out: Vec<(&[u8], &[u8])> = Vec::with_capacity(4);
     for user in entries.iter().filter_map(|e| e.actor) {
         let id = wire::user_id(user);
         if !out.iter().any(|&(seen, _)| seen == id) {
@@ -146,10 +146,10 @@ fn capacity(
     h: &EncodedHeader<'_>,
     user: Option<&[u8]>,
     contributors: &[&[u8]],
-    fields: &[(ChangeView<'_>, ChangeView<'_>)],
+    fields: &[MergedChange<'_>],
     key: &str,
 ) -> usize {
-    let opt = |v: Option<&str>| v.map_or(0, str::len);
+    let opt = |v: Option<&[u8]>| v.map_or(0, <[u8]>::len);
     let message = |len: usize| key_len(9) + encoded_len_varint(len as u64) + len;
     let record = match h.record {
         Some(RecordBytes::Parts { r#type, id }) => message(r#type.len() + id.len() + 6),
@@ -158,13 +158,13 @@ fn capacity(
     };
     let changes: usize = fields
         .iter()
-        .map(|(first, last)| {
+        .map(|MergedChange(c)| {
             // Value and value id may both be the last change's raw id.
             message(
-                first.field_id.len()
-                    + first.field_name.len()
-                    + 2 * (opt(first.from) + opt(first.from_string))
-                    + 2 * (opt(last.to) + opt(last.to_string))
+                c.field_id.len()
+                    + c.field_name.len()
+                    + 2 * (opt(c.from) + opt(c.from_string))
+                    + 2 * (opt(c.to) + opt(c.to_string))
                     + 24,
             )
         })

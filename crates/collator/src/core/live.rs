@@ -71,8 +71,8 @@ pub(crate) fn encode_live_view(
     if let Some(r) = event.associated {
         put_bytes(8, r, &mut buf);
     }
-    for (first, last) in fields {
-        put_change(MergedChange { first, last }, &mut buf);
+    for c in &fields {
+        put_change(c, &mut buf);
     }
     put_str(10, event.workspace, &mut buf);
     put_str(11, event.integration_id, &mut buf);
@@ -110,29 +110,29 @@ fn capacity_for(event: &RawView<'_>, key: &str) -> usize {
 }
 
 /// A proto3 `optional string` field: written whenever present, even empty.
-fn put_opt_str(tag: u32, s: Option<&str>, buf: &mut Vec<u8>) {
+fn put_opt_str(tag: u32, s: Option<&[u8]>, buf: &mut Vec<u8>) {
     if let Some(s) = s {
-        put_bytes(tag, s.as_bytes(), buf);
+        put_bytes(tag, s, buf);
     }
 }
 
 /// Encoded length of [`put_opt_str`].
-fn opt_str_len(tag: u32, s: Option<&str>) -> usize {
+fn opt_str_len(tag: u32, s: Option<&[u8]>) -> usize {
     s.map_or(0, |s| bytes_len(tag, s.len()))
 }
 
 /// `AuditChange` (field 9 of `AuditEvent`), length-delimited. Collated audits write theirs
 /// with it too (`audit`).
-pub(super) fn put_change(c: MergedChange<'_>, buf: &mut Vec<u8>) {
-    let len = str_len(1, c.first.field_id)
-        + str_len(2, c.first.field_name)
+pub(super) fn put_change(c: &MergedChange<'_>, buf: &mut Vec<u8>) {
+    let len = str_len(1, c.0.field_id)
+        + str_len(2, c.0.field_name)
         + opt_str_len(3, c.value())
         + opt_str_len(4, c.previous_value())
         + opt_str_len(5, c.value_id())
         + opt_str_len(6, c.previous_value_id());
     put_len(9, len, buf);
-    put_str(1, c.first.field_id, buf);
-    put_str(2, c.first.field_name, buf);
+    put_str(1, c.0.field_id, buf);
+    put_str(2, c.0.field_name, buf);
     put_opt_str(3, c.value(), buf);
     put_opt_str(4, c.previous_value(), buf);
     put_opt_str(5, c.value_id(), buf);

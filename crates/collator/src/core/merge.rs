@@ -88,7 +88,7 @@ pub fn live_audit(record_key: &str, event: &RawEvent, s: &Settings) -> Merged {
 /// What the merge reads of a change: a window's entry, or a raw event for its live audit.
 pub(crate) trait Entry {
     fn action(&self) -> Action;
-    fn actor_id(&self) -> Option<&str>;
+    fn actor_id(&self) -> Option<&[u8]>;
     /// The author, owned, for the audit.
     fn actor(&self) -> Option<User>;
     fn changes(&self) -> impl Iterator<Item = ChangeView<'_>>;
@@ -100,7 +100,7 @@ impl Entry for EntryView<'_> {
     fn action(&self) -> Action {
         EntryView::action(self)
     }
-    fn actor_id(&self) -> Option<&str> {
+    fn actor_id(&self) -> Option<&[u8]> {
         self.actor.map(wire::user_id)
     }
     fn actor(&self) -> Option<User> {
@@ -121,8 +121,8 @@ impl Entry for RawEvent {
     fn action(&self) -> Action {
         RawEvent::action(self)
     }
-    fn actor_id(&self) -> Option<&str> {
-        self.actor.as_ref().map(|u| u.id.as_str())
+    fn actor_id(&self) -> Option<&[u8]> {
+        self.actor.as_ref().map(|u| u.id.as_bytes())
     }
     fn actor(&self) -> Option<User> {
         self.actor.clone()
@@ -160,16 +160,13 @@ fn build<E: Entry>(
     let created_at_ms = created_at_ms(last);
     let changes = fields
         .into_iter()
-        .map(|(first, last)| {
-            let c = MergedChange { first, last };
-            AuditChange {
-                field_id: first.field_id.to_owned(),
-                field_name: first.field_name.to_owned(),
-                value: c.value().map(str::to_owned),
-                previous_value: c.previous_value().map(str::to_owned),
-                value_id: c.value_id().map(str::to_owned),
-                previous_value_id: c.previous_value_id().map(str::to_owned),
-            }
+        .map(|c| AuditChange {
+            field_id: owned(c.0.field_id),
+            field_name: owned(c.0.field_name),
+            value: c.value().map(owned),
+            previous_value: c.previous_value().map(owned),
+            value_id: c.value_id().map(owned),
+            previous_value_id: c.previous_value_id().map(owned),
         })
         .collect();
     Merged::Audit(Box::new(AuditEvent {
@@ -198,6 +195,11 @@ fn build<E: Entry>(
     }))
 }
 
+/// A change's string, owned (its bytes were checked as UTF-8 when read).
+fn owned(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 /// Create if any change created the record, else destroy if the last one destroyed it.
 pub(crate) fn action<E: Entry>(entries: &[E]) -> Action {
     if entries.iter().any(|e| e.action() == Action::Create) {
@@ -213,16 +215,13 @@ pub(crate) fn action<E: Entry>(entries: &[E]) -> Action {
 }
 
 /// Creates and destroys always are; an update is when one of its fields is configured so.
-pub(crate) fn interesting(
-    action: Action,
-    fields: &[(ChangeView<'_>, ChangeView<'_>)],
-    s: &Settings,
-) -> bool {
+pub(crate) fn interesting(action: Action, fields: &[MergedChange<'_>], s: &Settings) -> bool {
     action != Action::Update
-        || fields.iter().any(|(c, _)| {
-            s.interesting_fields
-                .iter()
-                .any(|f| f.eq_ignore_ascii_case(c.field_id) || f.eq_ignore_ascii_case(c.field_name))
+        || fields.iter().any(|MergedChange(c)| {
+            s.interesting_fields.iter().any(|f| {
+                let f = f.as_bytes();
+                f.eq_ignore_ascii_case(c.field_id) || f.eq_ignore_ascii_case(c.field_name)
+            })
         })
 }
 
@@ -242,35 +241,40 @@ pub(crate) fn created_at_ms<E: Entry>(last: &E) -> i64 {
     }
 }
 
-/// One field's merged change: its first change's old value and its last change's new value.
-#[derive(Clone, Copy)]
-pub(crate) struct MergedChange<'a> {
-    pub first: ChangeView<'a>,
-    pub last: ChangeView<'a>,
-}
+/// One field's merged change, as one `ChangeView`: the field and its old value (`from`,
+/// `from_string`) are its first change's, the new value (`to`, `to_string`) its last's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MergedChange<'a>(pub ChangeView<'a>);
 
 impl<'a> MergedChange<'a> {
     /// The last new value: human string, else raw id.
-    pub fn value(&self) -> Option<&'a str> {
-        self.last.to_string.or(self.last.to)
+    pub fn value(&self) -> Option<&'a [u8]> {
+        self.0.to_string.or(self.0.to)
     }
-    pub fn previous_value(&self) -> Option<&'a str> {
-        self.first.from_string.or(self.first.from)
+    pub fn previous_value(&self) -> Option<&'a [u8]> {
+        self.0.from_string.or(self.0.from)
     }
-    pub fn value_id(&self) -> Option<&'a str> {
-        self.last.to
+    pub fn value_id(&self) -> Option<&'a [u8]> {
+        self.0.to
     }
-    pub fn previous_value_id(&self) -> Option<&'a str> {
-        self.first.from
+    pub fn previous_value_id(&self) -> Option<&'a [u8]> {
+        self.0.from
+    }
+    /// It ends where it started.
+    fn reverted(&self) -> bool {
+        self.0.from == self.0.to && self.0.from_string == self.0.to_string
     }
 }
+
+/// The merged changes of a window, in order of each field's first change.
+pub(crate) type MergedFields<'a> = Vec<MergedChange<'a>>;
 
 /// Every distinct author, in order of their first change.
 fn contributors<E: Entry>(entries: &[E]) -> Vec<User> {
     let mut out: Vec<User> = Vec::new();
     for e in entries {
         if let Some(id) = e.actor_id() {
-            if !out.iter().any(|u| u.id == id) {
+            if !out.iter().any(|u| u.id.as_bytes() == id) {
                 out.extend(e.actor());
             }
         }
@@ -279,22 +283,17 @@ fn contributors<E: Entry>(entries: &[E]) -> Vec<User> {
 }
 
 /// One change per field in order of its first change: previous = first old, value = last new.
-pub(crate) fn merged_fields<E: Entry>(
-    entries: &[E],
-    keep_reverted: bool,
-) -> Vec<(ChangeView<'_>, ChangeView<'_>)> {
-    let mut fields: Vec<(ChangeView<'_>, ChangeView<'_>)> = Vec::new();
+pub(crate) fn merged_fields<E: Entry>(entries: &[E], keep_reverted: bool) -> MergedFields<'_> {
+    // Room for the fields most windows change, so that pushes do not grow it.
+    let mut fields = MergedFields::with_capacity(4);
     for change in entries.iter().flat_map(|e| e.changes()) {
-        match fields
-            .iter_mut()
-            .find(|(first, _)| first.field_id == change.field_id)
-        {
-            Some((_, last)) => *last = change,
-            None => fields.push((change, change)),
+        match fields.iter_mut().find(|m| m.0.field_id == change.field_id) {
+            Some(m) => (m.0.to, m.0.to_string) = (change.to, change.to_string),
+            None => fields.push(MergedChange(change)),
         }
     }
-    fields.retain(|(first, last)| {
-        keep_reverted || !(first.from == last.to && first.from_string == last.to_string)
-    });
+    if !keep_reverted {
+        fields.retain(|m| !m.reverted());
+    }
     fields
 }

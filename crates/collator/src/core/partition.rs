@@ -11,7 +11,7 @@ use schema::v1::{record_state, EmittedKey, RawEvent, RecordState};
 use super::audit::{encode_window, EncodedAudit};
 use super::ids::write_record_key;
 use super::live::{encode_live_view, LiveAudit};
-use super::raw::{read_raw, RawView};
+use super::raw::{read_raw_into, RawView};
 use super::records::{key_hash, Origins, RecordId, Records, Slot};
 use super::timers::Timers;
 use super::window::SessionWindow;
@@ -170,7 +170,8 @@ impl PartitionCollator {
     /// decode are refused with prost's error, and nothing is applied.
     pub fn apply_encoded(&mut self, payload: &[u8], offset: i64) -> Result<Applied, DecodeError> {
         let mut canonical = Vec::new();
-        let view = read_raw(payload, &mut canonical)?;
+        let mut view = RawView::default();
+        read_raw_into(payload, &mut canonical, &mut view)?;
         Ok(self.apply_view(&view, offset))
     }
 

@@ -69,20 +69,40 @@ pub(crate) fn read_raw<'a>(
     payload: &'a [u8],
     canonical: &'a mut Vec<u8>,
 ) -> Result<RawView<'a>, DecodeError> {
-    if let Some(view) = RawView::read(payload) {
-        return Ok(view);
+    let mut view = RawView::default();
+    read_raw_into(payload, canonical, &mut view)?;
+    Ok(view)
+}
+
+/// [`read_raw`] into `view` (a default view), which the collator keeps on its stack: a view
+/// is some 600 bytes, which returning it by value copied twice per event.
+pub(crate) fn read_raw_into<'a>(
+    payload: &'a [u8],
+    canonical: &'a mut Vec<u8>,
+    view: &mut RawView<'a>,
+) -> Result<(), DecodeError> {
+    if RawView::fill(view, payload).is_some() {
+        return Ok(());
     }
     let event = RawEvent::decode(payload)?;
     *canonical = event.encode_to_vec();
-    Ok(RawView::of_prost_encoding(canonical))
+    *view = RawView::of_prost_encoding(canonical);
+    Ok(())
 }
 
 impl<'a> RawView<'a> {
     /// The view of `buf`, or `None` unless every field is read here exactly as prost would
     /// read it (see the module's comment).
-    pub fn read(mut buf: &'a [u8]) -> Option<Self> {
-        let whole = buf;
+    pub fn read(buf: &'a [u8]) -> Option<Self> {
         let mut v = RawView::default();
+        RawView::fill(&mut v, buf)?;
+        Some(v)
+    }
+
+    /// Reads `buf` into `v`, a default view, as [`RawView::read`] does; on `None`, `v` holds
+    /// whatever was read before the bytes were found unusual.
+    fn fill(v: &mut RawView<'a>, mut buf: &'a [u8]) -> Option<()> {
+        let whole = buf;
         let mut changes: Option<(usize, usize)> = None;
         while !buf.is_empty() {
             let field_at = whole.len() - buf.len();
@@ -119,13 +139,14 @@ impl<'a> RawView<'a> {
                 (8, Value::Bytes(b)) => v.issue_event_type = utf8(b)?,
                 // A message field sent twice is merged by prost: leave that to it.
                 (9, Value::Bytes(b)) if v.actor.is_none() => {
-                    let [id, ..] = canonical_strings::<6>(b, &[])?;
-                    (v.actor, v.actor_id) = (Some(b), id.unwrap_or_default());
+                    let ([id, ..], strings) = canonical_strings::<6>(b, &[])?;
+                    let id = id.map_or(Some(""), |id| strings.get(id))?;
+                    (v.actor, v.actor_id) = (Some(b), id);
                 }
                 (10, Value::Bytes(b)) if v.record.is_none() => {
-                    let [rtype, rid] = canonical_strings::<2>(b, &[])?;
-                    v.record_type = rtype.unwrap_or_default();
-                    v.record_id = rid.unwrap_or_default();
+                    let ([rtype, rid], strings) = canonical_strings::<2>(b, &[])?;
+                    v.record_type = rtype.map_or(Some(""), |t| strings.get(t))?;
+                    v.record_id = rid.map_or(Some(""), |id| strings.get(id))?;
                     v.record = Some(b);
                 }
                 (11, Value::Bytes(b)) if v.associated.is_none() => {
@@ -136,7 +157,7 @@ impl<'a> RawView<'a> {
                 (13, Value::Bytes(b)) => {
                     // `from`, `from_string`, `to` and `to_string` are `optional`: present when
                     // empty.
-                    let [field_id, field_name, from, from_string, to, to_string] =
+                    let ([field_id, field_name, from, from_string, to, to_string], _) =
                         canonical_strings::<6>(b, &[3, 4, 5, 6])?;
                     if let Some(c) = v.first_changes.get_mut(v.change_count) {
                         *c = ChangeView {
@@ -170,7 +191,7 @@ impl<'a> RawView<'a> {
         if let Some((start, end)) = changes {
             v.changes = &whole[start..end];
         }
-        Some(v)
+        Some(())
     }
 
     /// The view of bytes prost has just encoded from a `RawEvent`, which [`RawView::read`]
@@ -208,11 +229,13 @@ fn utf8(b: &[u8]) -> Option<&str> {
 /// The string fields 1..=N of a message whose fields are all strings, if `buf` is exactly
 /// prost's encoding of it: known tags in increasing order, each once, with the shortest
 /// varints, valid UTF-8, and an empty value only for the `optional` tags (proto3 leaves out
-/// an empty plain string). Copying such bytes is copying what prost would write.
+/// an empty plain string). Copying such bytes is copying what prost would write. The values
+/// are checked as UTF-8 and returned as bytes, with the message's [`wire::Strings`] to read
+/// those a caller needs as `&str`.
 fn canonical_strings<'a, const N: usize>(
     mut buf: &'a [u8],
     optional: &[u32],
-) -> Option<[Option<&'a str>; N]> {
+) -> Option<([Option<&'a [u8]>; N], wire::Strings<'a>)> {
     let mut out = [None; N];
     let mut last_tag = 0;
     let strings = wire::Strings::of(buf);
@@ -229,9 +252,12 @@ fn canonical_strings<'a, const N: usize>(
         }
         let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
         buf = rest;
-        out[tag as usize - 1] = Some(strings.get(value)?);
+        if !strings.check(value) {
+            return None;
+        }
+        out[tag as usize - 1] = Some(value);
     }
-    Some(out)
+    Some((out, strings))
 }
 
 /// A varint, only in its shortest form (the one prost writes).
@@ -245,8 +271,8 @@ impl Entry for RawView<'_> {
     fn action(&self) -> Action {
         Action::try_from(self.action).unwrap_or_default()
     }
-    fn actor_id(&self) -> Option<&str> {
-        self.actor.map(|_| self.actor_id)
+    fn actor_id(&self) -> Option<&[u8]> {
+        self.actor.map(|_| self.actor_id.as_bytes())
     }
     fn actor(&self) -> Option<User> {
         self.actor.map(wire::decode_user)

@@ -243,9 +243,9 @@ impl SessionWindow {
                 buf.extend_from_slice(b);
             }
         }
-        put_str(4, &origin.integration_id, buf);
-        put_str(5, &origin.workspace, buf);
-        put_str(6, &origin.jira_site, buf);
+        put_str(4, &*origin.integration_id, buf);
+        put_str(5, &*origin.workspace, buf);
+        put_str(6, &*origin.jira_site, buf);
         if self.flags & PARTITION_KEY_IS_RECORD_KEY != 0 {
             put_str(7, record_key, buf);
         } else {

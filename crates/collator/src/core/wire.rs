@@ -114,6 +114,11 @@ impl<'a> Strings<'a> {
         }
     }
 
+    /// Whether `value`, a slice of the message, is UTF-8: `get(value).is_some()`.
+    pub fn check(&self, value: &'a [u8]) -> bool {
+        self.get(value).is_some()
+    }
+
     /// `value`, a slice of the message, as a string.
     pub fn get(&self, value: &'a [u8]) -> Option<&'a str> {
         // Where `value` sits in the message (a slice that is not in it is checked alone).
@@ -129,37 +134,38 @@ impl<'a> Strings<'a> {
     }
 }
 
-/// A `FieldChange`, borrowed from a raw event or from a window's bytes.
+/// A `FieldChange`, borrowed from a raw event or from a window's bytes. Its strings are kept
+/// as bytes: they were checked as UTF-8 once, when the raw record was read (`raw`), and a
+/// merge only compares and copies them, so a window's close does not check them again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ChangeView<'a> {
-    pub field_id: &'a str,
-    pub field_name: &'a str,
-    pub from: Option<&'a str>,
-    pub from_string: Option<&'a str>,
-    pub to: Option<&'a str>,
-    pub to_string: Option<&'a str>,
+    pub field_id: &'a [u8],
+    pub field_name: &'a [u8],
+    pub from: Option<&'a [u8]>,
+    pub from_string: Option<&'a [u8]>,
+    pub to: Option<&'a [u8]>,
+    pub to_string: Option<&'a [u8]>,
 }
 
 impl<'a> From<&'a FieldChange> for ChangeView<'a> {
     fn from(c: &'a FieldChange) -> Self {
         ChangeView {
-            field_id: &c.field_id,
-            field_name: &c.field_name,
-            from: c.from.as_deref(),
-            from_string: c.from_string.as_deref(),
-            to: c.to.as_deref(),
-            to_string: c.to_string.as_deref(),
+            field_id: c.field_id.as_bytes(),
+            field_name: c.field_name.as_bytes(),
+            from: c.from.as_deref().map(str::as_bytes),
+            from_string: c.from_string.as_deref().map(str::as_bytes),
+            to: c.to.as_deref().map(str::as_bytes),
+            to_string: c.to_string.as_deref().map(str::as_bytes),
         }
     }
 }
 
 impl<'a> ChangeView<'a> {
+    /// The change of an encoded `FieldChange` whose strings were checked when it was read.
     pub fn parse(buf: &'a [u8]) -> Self {
         let mut c = ChangeView::default();
-        let strings = Strings::of(buf);
         for (tag, v) in Fields::new(buf) {
-            let Value::Bytes(b) = v else { continue };
-            let s = strings.get(b).unwrap_or_default();
+            let Value::Bytes(s) = v else { continue };
             match tag {
                 1 => c.field_id = s,
                 2 => c.field_name = s,
@@ -255,14 +261,14 @@ impl<'a> EntryView<'a> {
     }
 }
 
-/// The `id` of an encoded `User`.
-pub(crate) fn user_id(buf: &[u8]) -> &str {
+/// The `id` of an encoded `User`, as bytes (compared, never shown).
+pub(crate) fn user_id(buf: &[u8]) -> &[u8] {
     Fields::new(buf)
         .find_map(|(tag, v)| match (tag, v) {
-            (1, Value::Bytes(b)) => Some(as_str(b)),
+            (1, Value::Bytes(b)) => Some(b),
             _ => None,
         })
-        .unwrap_or("")
+        .unwrap_or_default()
 }
 
 /// An encoded `User`, owned (for an audit's `user` and `contributors`).
@@ -303,16 +309,18 @@ pub(crate) fn put_bytes(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
     buf.extend_from_slice(value);
 }
 
-/// A proto3 `string` field, left out when empty.
-pub(crate) fn put_str(tag: u32, s: &str, buf: &mut Vec<u8>) {
+/// A proto3 `string` field, left out when empty: a `&str`, or bytes known to be UTF-8.
+pub(crate) fn put_str<S: AsRef<[u8]> + ?Sized>(tag: u32, s: &S, buf: &mut Vec<u8>) {
+    let s = s.as_ref();
     if !s.is_empty() {
         put_len(tag, s.len(), buf);
-        buf.extend_from_slice(s.as_bytes());
+        buf.extend_from_slice(s);
     }
 }
 
 /// Encoded length of [`put_str`].
-pub(crate) fn str_len(tag: u32, s: &str) -> usize {
+pub(crate) fn str_len<S: AsRef<[u8]> + ?Sized>(tag: u32, s: &S) -> usize {
+    let s = s.as_ref();
     if s.is_empty() {
         0
     } else {
