@@ -103,3 +103,51 @@ fn an_emitted_dedup_key_is_forgotten_after_retention_even_while_a_window_is_open
         );
     }
 }
+
+#[test]
+fn a_dedup_key_emitted_again_after_its_retention_is_remembered_again() {
+    let s = Arc::new(Settings {
+        dedup_retention_ms: 400_000,
+        ..settings()
+    });
+    let mut c = PartitionCollator::new(s, 0);
+    c.apply(&edit("10001", "d1", T0), 0);
+    c.advance(T0 + GAP);
+    assert_eq!(c.take_audits().len(), 1);
+    // A window opens while d1 is remembered, and d1 arrives again once its retention passed:
+    // it joins the window, which emits it a second time.
+    c.apply(&edit("10001", "d2", T0 + GAP + 10), 1);
+    c.apply(&edit("10001", "d3", T0 + 390_000), 2);
+    let late = T0 + 400_001;
+    assert_eq!(c.apply(&edit("10001", "d1", late), 3), Applied::Joined);
+    c.advance(late + GAP);
+    assert_eq!(c.take_audits().len(), 1);
+    // Emitted again, it is remembered again, for its retention from its second receipt.
+    assert_eq!(
+        c.apply(&edit("10001", "d1", late + GAP + 10), 4),
+        Applied::Duplicate
+    );
+}
+
+#[test]
+fn a_redelivery_behind_the_watermark_of_a_window_past_its_deadline_is_a_duplicate() {
+    let mut c = PartitionCollator::new(Arc::new(settings()), 0);
+    // Another record's change moves the watermark far ahead.
+    c.apply(&edit("10009", "z1", T0 + 10 * GAP), 0);
+    // A change received earlier arrives now: its window's deadline is already behind the
+    // watermark, and its timer is due at the watermark's next move.
+    assert_eq!(c.apply(&edit("10001", "k1", T0), 1), Applied::Opened);
+    // Its redelivery, received after that deadline: the window closes first, and the
+    // redelivery is recognised against what it emitted.
+    assert_eq!(
+        c.apply(&edit("10001", "k1", T0 + GAP + 5), 2),
+        Applied::Duplicate
+    );
+    c.advance(T0 + 20 * GAP);
+    let mut ids = ids_of(&c.take_audits())
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    ids.sort();
+    assert_eq!(ids, ["10001", "10009"]);
+}

@@ -195,6 +195,17 @@ impl PartitionCollator {
         let n = self.slot_of(&key, origin_of, rid);
         let s = Arc::clone(&self.settings);
         let wm = self.watermark;
+        // A window the event cannot join is past its deadline: the event arrived behind the
+        // watermark (its timer is due, at the watermark's next move). It closes first, so the
+        // event is judged against what it emitted, as it would be had its timer fired: a
+        // redelivery of one of its changes is a duplicate, not the start of a new window.
+        if self.records.get(n).is_some_and(|r| {
+            r.open
+                .as_ref()
+                .is_some_and(|w| !w.accepts(event.received_at_ms, &s))
+        }) {
+            self.close(n, &key);
+        }
         let outcome = match self.records.get_mut(n) {
             Some(Slot {
                 closed: Some(closed),
@@ -218,12 +229,6 @@ impl PartitionCollator {
                 } else {
                     Applied::Duplicate
                 }
-            }
-            Some(Slot { open: Some(_), .. }) => {
-                // Unreachable while timers are kept (advance closed it); close it anyway
-                // rather than stretch a window past its deadline.
-                self.close(n, &key);
-                self.open(n, &key, event, offset)
             }
             _ => self.open(n, &key, event, offset),
         };
@@ -358,13 +363,21 @@ impl PartitionCollator {
         let closed = slot.closed.get_or_insert_with(Box::default);
         let max_offset = entries.iter().map(|e| e.offset).max().unwrap_or(-1);
         closed.closed_through_offset = closed.closed_through_offset.max(max_offset);
+        // Keys past their retention are forgotten first (`examine` would right after). A key
+        // still remembered is never in the window: applying it found a duplicate. So each
+        // entry's key is remembered anew, from its receipt in this window, even one whose
+        // earlier emission was forgotten while the window was open.
+        let wm = self.watermark;
+        closed
+            .emitted
+            .retain(|k| k.received_at_ms.saturating_add(s.dedup_retention_ms) > wm);
+        closed.emitted.reserve(entries.len());
         for e in &entries {
-            if !closed.emitted.iter().any(|k| k.dedup_key == e.dedup_key) {
-                closed.emitted.push(EmittedKey {
-                    dedup_key: e.dedup_key.to_owned(),
-                    received_at_ms: e.received_at_ms,
-                });
-            }
+            debug_assert!(!closed.emitted.iter().any(|k| k.dedup_key == e.dedup_key));
+            closed.emitted.push(EmittedKey {
+                dedup_key: e.dedup_key.to_owned(),
+                received_at_ms: e.received_at_ms,
+            });
         }
         self.stats.windows_closed += 1;
         match audit {

@@ -209,11 +209,13 @@ impl<'a> RawView<'a> {
     }
 
     /// Each change, read.
-    pub fn change_views(&self) -> impl Iterator<Item = ChangeView<'a>> + 'a {
-        let first = self.first_changes;
+    pub fn change_views(&self) -> impl Iterator<Item = ChangeView<'a>> + '_ {
         let read = self.change_count.min(FIRST_CHANGES);
-        let rest = self.change_bytes().skip(read).map(ChangeView::parse);
-        first.into_iter().take(read).chain(rest)
+        let rest = (self.change_count > FIRST_CHANGES)
+            .then(|| self.change_bytes().skip(read).map(ChangeView::parse))
+            .into_iter()
+            .flatten();
+        self.first_changes[..read].iter().copied().chain(rest)
     }
 
     /// The encoded length of every change as a length-delimited field of tag 1 to 15.
