@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Where the CPU goes in the collator scenario: runs `auditstream-bench collator` against a fresh
+# tansu (in memory, free loopback port) under a system-wide `perf record -e cpu-clock` with
+# real-time timestamps, cuts the samples into the scenario's phases at the harness's log lines
+# and prints, per phase, the CPU of the harness and of the broker by group (µs per input event).
+#
+#   bash crates/bench/profile-collator.sh
+#   AUDITSTREAM_BENCH=/tmp/auditstream-bench PROFILE_OUT=/tmp/prof bash crates/bench/profile-collator.sh
+#   BENCH_ARGS="--events 50000 --records 2000" bash crates/bench/profile-collator.sh   # quicker
+#   PROFILE_OUT=/tmp/prof bash crates/bench/profile-collator.sh --report-only   # re-aggregate
+#
+# Phases (from the log; RUST_LOG below adds rdkafka's producer start/stop trace lines, the only
+# markers of phases 4 and 5): prefill; passthrough (its producer's start → "passthrough done");
+# collator ("passthrough done" → its producer destroyed after "collator stopped"); read-back
+# (verification, reading the outputs); writes alone and passthrough again (each its producer's
+# start → destroyed). Every consume phase includes its ~3 s consumer-group join.
+# Needs perf (`perf_event_paranoid` ≤ 0 or root) and python3; no hardware counters needed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${AUDITSTREAM_BENCH:-./target/release/auditstream-bench}
+OUT=${PROFILE_OUT:-target/profile-collator}
+mkdir -p "$OUT"
+if [ "${1:-}" != "--report-only" ]; then
+  TANSU=$(bash .ci/install-tansu)
+  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$TANSU" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \
+    --storage-engine memory://tansu/ >"$OUT/tansu.log" 2>&1 &
+  TANSU_PID=$!
+  trap 'kill "$TANSU_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.2; done
+  echo "$TANSU_PID" >"$OUT/tansu.pid"
+  # The harness runs as perf's workload, so perf stops when it exits; its pid is written first.
+  # shellcheck disable=SC2016,SC2086
+  NO_COLOR=1 RUST_LOG="info,rdkafka::client=off,rdkafka::producer=trace" \
+    perf record -q -a -g -e cpu-clock -F "${PERF_FREQ:-999}" -k CLOCK_REALTIME -o "$OUT/perf.data" -- \
+    sh -c 'echo $$ >"$0/harness.pid"; exec "$@" 2>"$0/harness.log"' "$OUT" \
+    "$BIN" --brokers "127.0.0.1:$PORT" --broker-pid "$TANSU_PID" ${BENCH_ARGS:-} collator | tee "$OUT/harness.md"
+  kill "$TANSU_PID" 2>/dev/null || true
+fi
+# Aggregation of `perf script` (profile-collator.py): phase by sample time, process by pid,
+# group by leaf symbol/DSO (kernel samples by their kernel call chain).
+perf script -i "$OUT/perf.data" -F comm,pid,tid,time,period,ip,sym,dso 2>/dev/null |
+  python3 crates/bench/profile-collator.py "$OUT/harness.log" "$(cat "$OUT/harness.pid")" "$(cat "$OUT/tansu.pid")" "${TOP:-8}" |
+  tee "$OUT/profile.md"
