@@ -5,6 +5,8 @@
 //! so the state is byte-identical to the prost encoding of the window it stands for.
 
 mod entries;
+#[cfg(test)]
+mod index_tests;
 
 use std::ops::Range;
 
@@ -16,7 +18,7 @@ use super::raw::RawView;
 use super::records::Origin;
 use super::wire::{self, put_bytes, put_i64, put_len, put_str, str_len, EntryView};
 use super::Settings;
-use entries::{entry_time, frames, put_entry, ENTRIES};
+use entries::{entry_time, frames, put_entry, EntryIndex, ENTRIES};
 
 /// `record` is `{type: origin's record type, id: the key's id}`.
 const RECORD_FROM_KEY: u8 = 1;
@@ -44,6 +46,7 @@ pub struct SessionWindow {
     /// Boxed twice so a window without it (most) spends one word on it.
     extra: Option<Box<HeaderExtra>>,
     flags: u8,
+    index: EntryIndex,
 }
 
 /// Encoded header fields of a window that its record's key and origin do not say.
@@ -113,6 +116,7 @@ impl SessionWindow {
             entries: Vec::new(),
             extra: boxed(extra),
             flags,
+            index: EntryIndex::default(),
         };
         w.insert(event, offset);
         w
@@ -158,6 +162,7 @@ impl SessionWindow {
         SessionWindow {
             first_received_ms: state.first_received_ms,
             last_received_ms: state.last_received_ms,
+            index: EntryIndex::of(&entries),
             entries,
             extra: boxed(extra),
             flags,
@@ -282,48 +287,61 @@ impl SessionWindow {
     /// duplicate delivery: applied once, but it still widens the window's bounds).
     pub(crate) fn insert(&mut self, event: &RawView<'_>, offset: i64) -> bool {
         self.widen(event.received_at_ms);
-        let key = (
-            entry_time(event.event_time_ms, event.received_at_ms),
-            event.dedup_key.as_bytes(),
-        );
-        let mut at = self.entries.len();
-        let mut found = None;
-        for (span, body) in frames(&self.entries) {
-            let (dedup_key, (event_time, received_at)) = EntryView::head(body);
-            if dedup_key == event.dedup_key.as_bytes() {
-                found = Some((span, received_at));
-                break;
+        let dedup = event.dedup_key.as_bytes();
+        let key = (entry_time(event.event_time_ms, event.received_at_ms), dedup);
+        let before = self.entries.len();
+        // Byte order is `str` order.
+        let after_last = |body: &[u8]| {
+            let (last_key, (event_time, received_at)) = EntryView::head(body);
+            (entry_time(event_time, received_at), last_key) < key
+        };
+        let at = if !self.index.may_hold(dedup)
+            && self.index.last(&self.entries).is_none_or(after_last)
+        {
+            // A new change after every entry: no entry but the last was read.
+            before
+        } else {
+            let mut at = before;
+            let mut found = None;
+            for (span, body) in frames(&self.entries) {
+                let (dedup_key, (event_time, received_at)) = EntryView::head(body);
+                if dedup_key == dedup {
+                    found = Some((span, received_at));
+                    break;
+                }
+                if at == before && (entry_time(event_time, received_at), dedup_key) >= key {
+                    at = span.start;
+                }
             }
-            // Byte order is `str` order.
-            if at == self.entries.len() && (entry_time(event_time, received_at), dedup_key) >= key {
-                at = span.start;
+            if let Some((span, received)) = found {
+                if event.received_at_ms < received {
+                    self.lower_received_at(span, event.received_at_ms);
+                }
+                return false;
             }
-        }
-        if let Some((span, received)) = found {
-            if event.received_at_ms < received {
-                self.lower_received_at(span, event.received_at_ms);
-            }
-            return false;
-        }
-        if at == self.entries.len() {
-            if self.entries.is_empty() {
-                // Most windows hold one change: size the buffer to it.
-                let mut one = Vec::new();
-                put_entry(event, offset, &mut one);
-                self.entries = one;
-            } else {
-                put_entry(event, offset, &mut self.entries);
-            }
+            at
+        };
+        if at == before && before == 0 {
+            // Most windows hold one change: size the buffer to it.
+            let mut one = Vec::new();
+            put_entry(event, offset, &mut one);
+            self.entries = one;
+        } else if at == before {
+            put_entry(event, offset, &mut self.entries);
         } else {
             let mut one = Vec::new();
             put_entry(event, offset, &mut one);
             self.entries.splice(at..at, one);
         }
+        let len = self.entries.len() - before;
+        self.index.inserted(dedup, at, len, before);
         true
     }
 
     /// A duplicate delivery received earlier than the entry says: the entry keeps the
-    /// earliest. Rare, so the entry is decoded, changed and encoded again.
+    /// earliest. Rare, so the entry is decoded, changed and encoded again. An entry without
+    /// Jira's time sorts by ours, so it moves to where its earlier time puts it: the order,
+    /// and so the audit, must not depend on which delivery came first.
     fn lower_received_at(&mut self, span: Range<usize>, received_at_ms: i64) {
         let Some((_, body)) = frames(&self.entries[span.clone()]).next() else {
             return;
@@ -332,6 +350,19 @@ impl SessionWindow {
         entry.received_at_ms = received_at_ms;
         let mut again = Vec::new();
         encoding::message::encode(ENTRIES, &entry, &mut again);
-        self.entries.splice(span, again);
+        if entry.event_time_ms > 0 {
+            self.entries.splice(span, again);
+        } else {
+            self.entries.drain(span);
+            let key = (received_at_ms, entry.dedup_key.as_bytes());
+            let at = frames(&self.entries)
+                .find(|(_, body)| {
+                    let (dedup_key, (event_time, received_at)) = EntryView::head(body);
+                    (entry_time(event_time, received_at), dedup_key) >= key
+                })
+                .map_or(self.entries.len(), |(span, _)| span.start);
+            self.entries.splice(at..at, again);
+        }
+        self.index = EntryIndex::of(&self.entries);
     }
 }

@@ -5,13 +5,65 @@ use std::ops::Range;
 
 use prost::encoding;
 
+use xxhash_rust::xxh3::xxh3_64;
+
 use crate::core::raw::RawView;
 use crate::core::wire::{
     bytes_len, i64_len, put_bytes, put_i64, put_len, put_str, put_varint_field, str_len, varint,
+    EntryView,
 };
 
 /// `SessionWindowState.entries`.
 pub(super) const ENTRIES: u32 = 8;
+
+/// What a window knows of its entries without reading them: a 32-bit filter of their dedup
+/// keys (a key whose bit is clear is in no entry) and where the last one starts. Most changes
+/// are new and come after every entry already there: inserting them reads only the last
+/// entry's head instead of every entry's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct EntryIndex {
+    keys: u32,
+    last_at: u32,
+}
+
+impl EntryIndex {
+    /// The index of an entries buffer, read whole (a restored window).
+    pub fn of(buf: &[u8]) -> Self {
+        let mut index = EntryIndex::default();
+        for (span, body) in frames(buf) {
+            index.keys |= key_bit(EntryView::head(body).0);
+            index.last_at = span.start as u32;
+        }
+        index
+    }
+
+    /// Whether an entry may have this dedup key (`false`: none has).
+    pub fn may_hold(&self, dedup_key: &[u8]) -> bool {
+        self.keys & key_bit(dedup_key) != 0
+    }
+
+    /// The last entry's frame, if any.
+    pub fn last<'a>(&self, buf: &'a [u8]) -> Option<&'a [u8]> {
+        frames(buf.get(self.last_at as usize..)?)
+            .next()
+            .map(|(_, body)| body)
+    }
+
+    /// An entry with `dedup_key` was inserted at `at`, `len` bytes long, into a buffer of
+    /// `before` bytes.
+    pub fn inserted(&mut self, dedup_key: &[u8], at: usize, len: usize, before: usize) {
+        self.keys |= key_bit(dedup_key);
+        if at == before {
+            self.last_at = at as u32;
+        } else {
+            self.last_at += len as u32;
+        }
+    }
+}
+
+fn key_bit(dedup_key: &[u8]) -> u32 {
+    1 << (xxh3_64(dedup_key) & 31)
+}
 
 /// Sort key of an entry: Jira's time when known, else ours.
 pub(super) fn entry_time(event_time_ms: i64, received_at_ms: i64) -> i64 {
