@@ -21,13 +21,8 @@ BIN=${AUDITSTREAM_BENCH:-./target/release/auditstream-bench}
 OUT=${PROFILE_OUT:-target/profile-collator}
 mkdir -p "$OUT"
 if [ "${1:-}" != "--report-only" ]; then
-  TANSU=$(bash .ci/install-tansu)
-  PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "$TANSU" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \
-    --storage-engine memory://tansu/ >"$OUT/tansu.log" 2>&1 &
-  TANSU_PID=$!
-  trap 'kill "$TANSU_PID" 2>/dev/null || true' EXIT
-  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.2; done
+  # shellcheck source=crates/bench/start-tansu.sh
+  . crates/bench/start-tansu.sh "$OUT/tansu.log"
   echo "$TANSU_PID" >"$OUT/tansu.pid"
   # The harness runs as perf's workload, so perf stops when it exits; its pid is written first.
   # shellcheck disable=SC2016,SC2086

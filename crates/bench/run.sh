@@ -10,13 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${BENCH_OUT:-target/bench-results}
 mkdir -p "$OUT"
-TANSU=$(bash .ci/install-tansu)
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$TANSU" broker --listener-url "tcp://127.0.0.1:$PORT" --advertised-listener-url "tcp://127.0.0.1:$PORT" \
-  --storage-engine memory://tansu/ >"$OUT/tansu.log" 2>&1 &
-TANSU_PID=$!
-trap 'kill "$TANSU_PID" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.2; done
+# shellcheck source=crates/bench/start-tansu.sh
+. crates/bench/start-tansu.sh "$OUT/tansu.log"
 cargo build --release -p auditstream-bench --bin auditstream-bench
 {
   echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
