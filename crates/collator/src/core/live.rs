@@ -9,7 +9,7 @@ use schema::v1::{Action, RawEvent};
 
 use super::ids::live_audit_id;
 use super::merge::{self, MergedChange};
-use super::raw::{read_raw, RawView};
+use super::raw::{read_raw, RawView, FIRST_CHANGES};
 use super::wire::{bytes_len, put_bytes, put_i64, put_len, put_str, put_varint_field, str_len};
 use super::Settings;
 
@@ -39,7 +39,31 @@ pub(crate) fn encode_live_view(
 ) -> Option<LiveAudit> {
     let entries = std::slice::from_ref(event);
     let action = merge::action(entries);
-    let fields = merge::merged_fields(entries, s.keep_reverted_fields);
+    // Most events change a few distinct fields, each its own merged change: taken as read,
+    // on the stack. Otherwise (a field changed twice in one event, or many) they are merged.
+    let mut distinct = [MergedChange::default(); FIRST_CHANGES];
+    let merged;
+    let fields: &[MergedChange<'_>] = match event.first_changes() {
+        Some(changes)
+            if changes
+                .iter()
+                .enumerate()
+                .all(|(i, c)| changes[..i].iter().all(|p| p.field_id != c.field_id)) =>
+        {
+            let mut n = 0;
+            for c in changes.iter().map(|&c| MergedChange(c)) {
+                if s.keep_reverted_fields || !c.reverted() {
+                    distinct[n] = c;
+                    n += 1;
+                }
+            }
+            &distinct[..n]
+        }
+        _ => {
+            merged = merge::merged_fields(entries, s.keep_reverted_fields);
+            &merged
+        }
+    };
     if fields.is_empty() && action == Action::Update {
         return None;
     }
@@ -71,7 +95,7 @@ pub(crate) fn encode_live_view(
     if let Some(r) = event.associated {
         put_bytes(8, r, &mut buf);
     }
-    for c in &fields {
+    for c in fields {
         put_change(c, &mut buf);
     }
     put_str(10, event.workspace, &mut buf);

@@ -243,7 +243,7 @@ pub(crate) fn created_at_ms<E: Entry>(last: &E) -> i64 {
 
 /// One field's merged change, as one `ChangeView`: the field and its old value (`from`,
 /// `from_string`) are its first change's, the new value (`to`, `to_string`) its last's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct MergedChange<'a>(pub ChangeView<'a>);
 
 impl<'a> MergedChange<'a> {
@@ -261,7 +261,7 @@ impl<'a> MergedChange<'a> {
         self.0.from
     }
     /// It ends where it started.
-    fn reverted(&self) -> bool {
+    pub fn reverted(&self) -> bool {
         self.0.from == self.0.to && self.0.from_string == self.0.to_string
     }
 }

@@ -60,7 +60,8 @@ pub(crate) struct RawView<'a> {
     pub flow: &'a str,
 }
 
-const FIRST_CHANGES: usize = 4;
+/// How many changes a view keeps read (most events carry one to three).
+pub(crate) const FIRST_CHANGES: usize = 4;
 
 /// The view of a raw record's bytes: read in place when they are what prost writes, else
 /// decoded by prost (which refuses them as it always did) and read from prost's encoding,
@@ -206,6 +207,11 @@ impl<'a> RawView<'a> {
             (13, Value::Bytes(b)) => Some(b),
             _ => None,
         })
+    }
+
+    /// Every change, read, when the event has at most [`FIRST_CHANGES`].
+    pub fn first_changes(&self) -> Option<&[ChangeView<'a>]> {
+        self.first_changes.get(..self.change_count)
     }
 
     /// Each change, read.
