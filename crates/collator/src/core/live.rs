@@ -81,7 +81,7 @@ pub(crate) fn encode_live_view(
         put_varint_field(2, action as i32 as u64, &mut buf);
     }
     put_i64(3, merge::created_at_ms(event), &mut buf);
-    if merge::interesting(action, &fields, s) {
+    if merge::interesting(action, fields, s) {
         put_varint_field(4, 1, &mut buf);
     }
     if let Some(actor) = event.actor {
