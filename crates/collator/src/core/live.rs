@@ -39,29 +39,18 @@ pub(crate) fn encode_live_view(
 ) -> Option<LiveAudit> {
     let entries = std::slice::from_ref(event);
     let action = merge::action(entries);
-    // Most events change a few distinct fields, each its own merged change: taken as read,
-    // on the stack. Otherwise (a field changed twice in one event, or many) they are merged.
+    // Most events change a few distinct fields: merged on the stack, without a vector.
     let mut distinct = [MergedChange::default(); FIRST_CHANGES];
     let merged;
-    let fields: &[MergedChange<'_>] = match event.first_changes() {
-        Some(changes)
-            if changes
-                .iter()
-                .enumerate()
-                .all(|(i, c)| changes[..i].iter().all(|p| p.field_id != c.field_id)) =>
-        {
-            let mut n = 0;
-            for c in changes.iter().map(|&c| MergedChange(c)) {
-                if s.keep_reverted_fields || !c.reverted() {
-                    distinct[n] = c;
-                    n += 1;
-                }
-            }
-            &distinct[..n]
-        }
-        _ => {
-            merged = merge::merged_fields(entries, s.keep_reverted_fields);
-            &merged
+    let keep = s.keep_reverted_fields;
+    let fields = match event
+        .first_changes()
+        .and_then(|changes| merge::distinct_fields(changes, keep, &mut distinct))
+    {
+        Some(fields) => fields,
+        None => {
+            merged = merge::merged_fields(entries, keep);
+            &merged[..]
         }
     };
     if fields.is_empty() && action == Action::Update {

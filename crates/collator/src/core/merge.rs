@@ -261,7 +261,7 @@ impl<'a> MergedChange<'a> {
         self.0.from
     }
     /// It ends where it started.
-    pub fn reverted(&self) -> bool {
+    fn reverted(&self) -> bool {
         self.0.from == self.0.to && self.0.from_string == self.0.to_string
     }
 }
@@ -296,4 +296,29 @@ pub(crate) fn merged_fields<E: Entry>(entries: &[E], keep_reverted: bool) -> Mer
         fields.retain(|m| !m.reverted());
     }
     fields
+}
+
+/// [`merged_fields`] of one event's `changes` when no two change the same field: each change
+/// is its own merged change, written into `out` (at least as long as `changes`). `None` when
+/// two share a field, or `out` is too short.
+pub(crate) fn distinct_fields<'a, 'o>(
+    changes: &[ChangeView<'a>],
+    keep_reverted: bool,
+    out: &'o mut [MergedChange<'a>],
+) -> Option<&'o [MergedChange<'a>]> {
+    let distinct = changes
+        .iter()
+        .enumerate()
+        .all(|(i, c)| changes[..i].iter().all(|p| p.field_id != c.field_id));
+    if !distinct || changes.len() > out.len() {
+        return None;
+    }
+    let mut n = 0;
+    for m in changes.iter().map(|&c| MergedChange(c)) {
+        if keep_reverted || !m.reverted() {
+            out[n] = m;
+            n += 1;
+        }
+    }
+    Some(&out[..n])
 }

@@ -217,8 +217,7 @@ impl PartitionCollator {
             }) if closed.emitted.iter().any(|k| {
                 // Remembered until its retention passes, whether or not the record's memory
                 // was pruned yet (an open window defers that to its close).
-                k.dedup_key == event.dedup_key
-                    && k.received_at_ms.saturating_add(s.dedup_retention_ms) > wm
+                k.dedup_key == event.dedup_key && forgotten_at(k, &s) > wm
             }) =>
             {
                 Applied::Duplicate
@@ -331,9 +330,7 @@ impl PartitionCollator {
         let mut changed = false;
         if let Some(closed) = &mut slot.closed {
             let before = closed.emitted.len();
-            closed
-                .emitted
-                .retain(|k| k.received_at_ms.saturating_add(s.dedup_retention_ms) > wm);
+            closed.emitted.retain(|k| forgotten_at(k, &s) > wm);
             changed = closed.emitted.len() != before;
             if closed.emitted.is_empty() {
                 slot.closed = None;
@@ -368,9 +365,7 @@ impl PartitionCollator {
         // entry's key is remembered anew, from its receipt in this window, even one whose
         // earlier emission was forgotten while the window was open.
         let wm = self.watermark;
-        closed
-            .emitted
-            .retain(|k| k.received_at_ms.saturating_add(s.dedup_retention_ms) > wm);
+        closed.emitted.retain(|k| forgotten_at(k, &s) > wm);
         closed.emitted.reserve(entries.len());
         for e in &entries {
             debug_assert!(!closed.emitted.iter().any(|k| k.dedup_key == e.dedup_key));
@@ -401,7 +396,7 @@ impl PartitionCollator {
             (None, Some(c)) => c
                 .emitted
                 .iter()
-                .map(|k| k.received_at_ms.saturating_add(s.dedup_retention_ms))
+                .map(|k| forgotten_at(k, s))
                 .min()
                 .unwrap_or(i64::MIN),
             (None, None) => i64::MIN,
@@ -418,4 +413,9 @@ impl PartitionCollator {
         let records = &self.records;
         self.timers.push((at, n), |a, b| records.key_cmp(a, b));
     }
+}
+
+/// When an emitted change's dedup key is forgotten: `dedup_retention` after its receipt.
+fn forgotten_at(k: &EmittedKey, s: &Settings) -> i64 {
+    k.received_at_ms.saturating_add(s.dedup_retention_ms)
 }

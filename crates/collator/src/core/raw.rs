@@ -260,9 +260,7 @@ fn canonical_strings<'a, const N: usize>(
         }
         let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
         buf = rest;
-        if !strings.check(value) {
-            return None;
-        }
+        strings.get(value)?;
         out[tag as usize - 1] = Some(value);
     }
     Some((out, strings))

@@ -18,7 +18,7 @@ use super::raw::RawView;
 use super::records::Origin;
 use super::wire::{self, put_bytes, put_i64, put_len, put_str, str_len, EntryView};
 use super::Settings;
-use entries::{entry_time, frames, put_entry, EntryIndex, ENTRIES};
+use entries::{entry_time, frames, put_entry, sort_key, EntryIndex, ENTRIES};
 
 /// `record` is `{type: origin's record type, id: the key's id}`.
 const RECORD_FROM_KEY: u8 = 1;
@@ -290,13 +290,11 @@ impl SessionWindow {
         let dedup = event.dedup_key.as_bytes();
         let key = (entry_time(event.event_time_ms, event.received_at_ms), dedup);
         let before = self.entries.len();
-        // Byte order is `str` order.
-        let after_last = |body: &[u8]| {
-            let (last_key, (event_time, received_at)) = EntryView::head(body);
-            (entry_time(event_time, received_at), last_key) < key
-        };
         let at = if !self.index.may_hold(dedup)
-            && self.index.last(&self.entries).is_none_or(after_last)
+            && self
+                .index
+                .last(&self.entries)
+                .is_none_or(|last| sort_key(last) < key)
         {
             // A new change after every entry: no entry but the last was read.
             before
@@ -304,6 +302,7 @@ impl SessionWindow {
             let mut at = before;
             let mut found = None;
             for (span, body) in frames(&self.entries) {
+                // One read of the head for both questions (`sort_key` is this, composed).
                 let (dedup_key, (event_time, received_at)) = EntryView::head(body);
                 if dedup_key == dedup {
                     found = Some((span, received_at));
@@ -356,10 +355,7 @@ impl SessionWindow {
             self.entries.drain(span);
             let key = (received_at_ms, entry.dedup_key.as_bytes());
             let at = frames(&self.entries)
-                .find(|(_, body)| {
-                    let (dedup_key, (event_time, received_at)) = EntryView::head(body);
-                    (entry_time(event_time, received_at), dedup_key) >= key
-                })
+                .find(|(_, body)| sort_key(body) >= key)
                 .map_or(self.entries.len(), |(span, _)| span.start);
             self.entries.splice(at..at, again);
         }

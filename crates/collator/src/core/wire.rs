@@ -51,6 +51,27 @@ pub(crate) fn varint(buf: &mut &[u8]) -> Option<u64> {
     None
 }
 
+/// Consumes the one-byte field key `key` at the front of `buf`, if it is there.
+#[inline(always)]
+fn take_key(buf: &mut &[u8], key: u8) -> bool {
+    match buf.split_first() {
+        Some((&b, rest)) if b == key => {
+            *buf = rest;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A length-delimited value at the front of `buf` (after its key), consumed.
+#[inline(always)]
+fn take_len_delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let len = usize::try_from(varint(buf)?).ok()?;
+    let (value, rest) = buf.split_at_checked(len)?;
+    *buf = rest;
+    Some(value)
+}
+
 impl<'a> Iterator for Fields<'a> {
     type Item = (u32, Value<'a>);
 
@@ -112,11 +133,6 @@ impl<'a> Strings<'a> {
             message,
             whole: std::str::from_utf8(message).ok(),
         }
-    }
-
-    /// Whether `value`, a slice of the message, is UTF-8: `get(value).is_some()`.
-    pub fn check(&self, value: &'a [u8]) -> bool {
-        self.get(value).is_some()
     }
 
     /// `value`, a slice of the message, as a string.
@@ -199,26 +215,9 @@ impl<'a> EntryView<'a> {
         Self::parse_in_order(body).unwrap_or_else(|| Self::parse_any(body))
     }
 
-    /// An entry as this crate writes it and prost encodes it at restore: fields in tag order,
-    /// each read where it must be by its one-byte key, up to the changes (7). `None` on any
-    /// other layout, which [`parse_any`](Self::parse_any) reads.
-    #[inline]
-    fn parse_in_order(body: &'a [u8]) -> Option<Self> {
-        let mut rest = body;
-        let key = |k: u8, rest: &mut &'a [u8]| match rest.split_first() {
-            Some((&b, after)) if b == k => {
-                *rest = after;
-                true
-            }
-            _ => false,
-        };
-        let bytes = |rest: &mut &'a [u8]| -> Option<&'a [u8]> {
-            let len = usize::try_from(varint(rest)?).ok()?;
-            let (value, after) = rest.split_at_checked(len)?;
-            *rest = after;
-            Some(value)
-        };
-        let mut e = EntryView {
+    /// An entry with no field read yet.
+    fn empty(body: &'a [u8]) -> Self {
+        EntryView {
             dedup_key: "",
             event_time_ms: 0,
             received_at_ms: 0,
@@ -226,23 +225,31 @@ impl<'a> EntryView<'a> {
             actor: None,
             action: 0,
             changes: body,
-        };
-        if key(0x0a, &mut rest) {
-            e.dedup_key = as_str(bytes(&mut rest)?);
         }
-        if key(0x10, &mut rest) {
+    }
+
+    /// An entry as this crate writes it and prost encodes it at restore: fields in tag order,
+    /// each read where it must be by its one-byte key, up to the changes (7). `None` on any
+    /// other layout, which [`parse_any`](Self::parse_any) reads.
+    #[inline]
+    fn parse_in_order(body: &'a [u8]) -> Option<Self> {
+        let (mut e, mut rest) = (EntryView::empty(body), body);
+        if take_key(&mut rest, 0x0a) {
+            e.dedup_key = as_str(take_len_delimited(&mut rest)?);
+        }
+        if take_key(&mut rest, 0x10) {
             e.event_time_ms = varint(&mut rest)? as i64;
         }
-        if key(0x18, &mut rest) {
+        if take_key(&mut rest, 0x18) {
             e.received_at_ms = varint(&mut rest)? as i64;
         }
-        if key(0x20, &mut rest) {
+        if take_key(&mut rest, 0x20) {
             e.offset = varint(&mut rest)? as i64;
         }
-        if key(0x2a, &mut rest) {
-            e.actor = Some(bytes(&mut rest)?);
+        if take_key(&mut rest, 0x2a) {
+            e.actor = Some(take_len_delimited(&mut rest)?);
         }
-        if key(0x30, &mut rest) {
+        if take_key(&mut rest, 0x30) {
             e.action = varint(&mut rest)? as i32;
         }
         // The changes, or the end.
@@ -255,15 +262,7 @@ impl<'a> EntryView<'a> {
 
     /// An entry whose fields may come in any order.
     fn parse_any(body: &'a [u8]) -> Self {
-        let mut e = EntryView {
-            dedup_key: "",
-            event_time_ms: 0,
-            received_at_ms: 0,
-            offset: 0,
-            actor: None,
-            action: 0,
-            changes: body,
-        };
+        let mut e = EntryView::empty(body);
         let mut fields = Fields::new(body);
         loop {
             // Fields are in tag order and the changes (7) come last: stop at them, and keep
@@ -290,19 +289,13 @@ impl<'a> EntryView<'a> {
     #[inline]
     pub fn head(body: &'a [u8]) -> (&'a [u8], (i64, i64)) {
         let (mut dedup_key, mut t, mut rest) = (&[][..], (0, 0), body);
-        if let Some((0x0a, after)) = rest.split_first() {
-            rest = after;
-            let len = varint(&mut rest).and_then(|l| usize::try_from(l).ok());
-            if let Some((key, after)) = len.and_then(|l| rest.split_at_checked(l)) {
-                (dedup_key, rest) = (key, after);
-            }
+        if take_key(&mut rest, 0x0a) {
+            dedup_key = take_len_delimited(&mut rest).unwrap_or_default();
         }
-        if let Some((0x10, after)) = rest.split_first() {
-            rest = after;
+        if take_key(&mut rest, 0x10) {
             t.0 = varint(&mut rest).unwrap_or(0) as i64;
         }
-        if let Some((0x18, after)) = rest.split_first() {
-            rest = after;
+        if take_key(&mut rest, 0x18) {
             t.1 = varint(&mut rest).unwrap_or(0) as i64;
         }
         (dedup_key, t)

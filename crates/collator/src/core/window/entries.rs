@@ -31,7 +31,7 @@ impl EntryIndex {
     pub fn of(buf: &[u8]) -> Self {
         let mut index = EntryIndex::default();
         for (span, body) in frames(buf) {
-            index.keys |= key_bit(EntryView::head(body).0);
+            index.keys |= key_bit(sort_key(body).1);
             index.last_at = span.start as u32;
         }
         index
@@ -63,6 +63,13 @@ impl EntryIndex {
 
 fn key_bit(dedup_key: &[u8]) -> u32 {
     1 << (xxh3_64(dedup_key) & 31)
+}
+
+/// What entries are sorted by, read from an entry's bytes: (its time, its dedup key). Byte
+/// order of the key is `str` order.
+pub(super) fn sort_key(body: &[u8]) -> (i64, &[u8]) {
+    let (dedup_key, (event_time, received_at)) = EntryView::head(body);
+    (entry_time(event_time, received_at), dedup_key)
 }
 
 /// Sort key of an entry: Jira's time when known, else ours.

@@ -4,11 +4,10 @@
 use proptest::prelude::*;
 use prost::Message as _;
 
-use super::entries::{entry_time, frames, EntryIndex};
+use super::entries::{frames, sort_key, EntryIndex};
 use super::SessionWindow;
 use crate::core::raw::RawView;
 use crate::core::tests::{change, event};
-use crate::core::wire::EntryView;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -45,8 +44,8 @@ proptest! {
             prop_assert_eq!(w.index, EntryIndex::of(&w.entries));
             let heads: Vec<_> = frames(&w.entries)
                 .map(|(_, body)| {
-                    let (key, (event_time, received)) = EntryView::head(body);
-                    (entry_time(event_time, received), key.to_vec())
+                    let (time, key) = sort_key(body);
+                    (time, key.to_vec())
                 })
                 .collect();
             prop_assert!(heads.windows(2).all(|p| p[0] < p[1]), "sorted and unique: {heads:?}");
