@@ -139,16 +139,19 @@ pub async fn run(
     http_load::load(&ingest_at, clients, Duration::from_secs(2), &shared).await?;
     ingest_writes::load(&kafka, clients, Duration::from_secs(1), &bodies).await?;
     let bare_load = with_cpu(
+        "bare axum",
         broker_pid,
         http_load::load(&bare_at, clients, duration, &shared),
     )
     .await?;
     let writes_load = with_cpu(
+        "broker writes alone",
         broker_pid,
         ingest_writes::load(&kafka, clients, duration, &bodies),
     )
     .await?;
     let ingest_load = with_cpu(
+        "ingest",
         broker_pid,
         http_load::load(&ingest_at, clients, duration, &shared),
     )
@@ -206,14 +209,18 @@ pub async fn run(
     Ok(())
 }
 
-/// Runs one load and records the CPU the harness process and the broker spent on it.
+/// Runs one load and records the CPU the harness process and the broker spent on it. Its start
+/// and end are logged, which `profile.sh` cuts a profile at.
 async fn with_cpu(
+    phase: &str,
     broker_pid: Option<u32>,
     run: impl std::future::Future<Output = Result<Load, Error>>,
 ) -> Result<Load, Error> {
+    tracing::info!(phase, "ingest load started");
     let cpu = broker::CpuSample::now(broker_pid);
     let mut measured = run.await?;
     measured.cpu = cpu.used_since(broker_pid);
+    tracing::info!(phase, requests = measured.requests, "ingest load done");
     Ok(measured)
 }
 

@@ -1,5 +1,7 @@
-//! The nesting-depth check run before any parse, so a hostile body costs a linear scan,
-//! never deep recursion.
+//! The nesting depth of a body the parse refused: whether it is refused as too deep or as
+//! invalid JSON. A body that parses has its depth measured by the parse itself
+//! (`read_paths::Depth`); this scan ran before every parse until then, a fifth of ingest's own
+//! instructions per webhook.
 
 /// Deepest nesting of objects and arrays, strings skipped. Malformed input gets a number too;
 /// the parser rejects it afterwards. A Jira body is mostly string content, so strings are

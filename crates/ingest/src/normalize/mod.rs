@@ -94,13 +94,16 @@ pub fn parse(body: &[u8], max_depth: usize) -> Result<Value, NormalizeError> {
         return Err(NormalizeError::Empty);
     }
     let text = std::str::from_utf8(body).map_err(NormalizeError::InvalidUtf8)?;
-    // Checked before parsing so a hostile body costs a linear scan, never deep recursion.
-    if nesting_depth(text.as_bytes()) > max_depth {
-        return Err(NormalizeError::TooDeep { limit: max_depth });
+    // A body too deep is refused as such, before any other reason. The parse measures the
+    // depth of a body that parses (its recursion bounded by serde_json at 128 levels); only a
+    // body it refuses is scanned for its depth, to tell which refusal it gets.
+    let too_deep = NormalizeError::TooDeep { limit: max_depth };
+    match read_paths::parse_read(text) {
+        Ok(read) if read.depth > max_depth => Err(too_deep),
+        Ok(read) => read.body.ok_or(NormalizeError::NotAnObject),
+        Err(_) if nesting_depth(text.as_bytes()) > max_depth => Err(too_deep),
+        Err(e) => Err(NormalizeError::InvalidJson(e)),
     }
-    read_paths::parse_read(text)
-        .map_err(NormalizeError::InvalidJson)?
-        .ok_or(NormalizeError::NotAnObject)
 }
 
 /// Normalizes a parsed body: `body` is [`parse`] of `delivery.body`, whose bytes give the

@@ -5,15 +5,19 @@
 //! keys listed in [`BODY`] and skips the rest without allocating. Skipped values still go
 //! through serde_json's full value parse (numbers included: `1e400` is out of range), so a body
 //! is refused exactly when, and with the same error as, the whole-tree parse refused it.
+//!
+//! The parse also measures the body's nesting depth as it goes (see [`Depth`]), so a body that
+//! parses is not scanned a second time for its depth.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 /// What is read below one key of an object.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Read {
     /// The whole value: small objects whose keys the families read many of, or pass to
     /// `any_text` (which prints objects whole).
@@ -128,19 +132,57 @@ const WORKLOG: &[(&str, Read)] = &[
     ("updateAuthor", Keys(USER)),
 ];
 
-/// Parses `text` keeping what [`BODY`] lists. `Ok(None)`: valid JSON, but not an object.
-pub(super) fn parse_read(text: &str) -> Result<Option<Value>, serde_json::Error> {
+/// What [`parse_read`] read of a body that parses.
+pub(super) struct ReadBody {
+    /// What [`BODY`] lists, or `None` for valid JSON that is not an object.
+    pub body: Option<Value>,
+    /// The deepest nesting of objects and arrays in the body, as `depth::nesting_depth`
+    /// counts it: the top-level object is 1.
+    pub depth: usize,
+}
+
+/// Parses `text` keeping what [`BODY`] lists, and measures its depth. The recursion is bounded
+/// by serde_json's own limit (128 levels), whatever the body.
+pub(super) fn parse_read(text: &str) -> Result<ReadBody, serde_json::Error> {
+    let deepest = Cell::new(0);
     let mut de = serde_json::Deserializer::from_str(text);
-    let top = de.deserialize_any(Top)?;
+    let body = de.deserialize_any(Top(Depth::top(&deepest)))?;
     // Trailing characters are an error, as in `serde_json::from_str`.
     de.end()?;
-    Ok(top)
+    Ok(ReadBody {
+        body,
+        depth: deepest.get(),
+    })
+}
+
+/// Where a value sits: the depth of the container holding it (0 at the top level), and the
+/// deepest container the parse has entered so far.
+#[derive(Clone, Copy)]
+struct Depth<'a> {
+    at: usize,
+    deepest: &'a Cell<usize>,
+}
+
+impl<'a> Depth<'a> {
+    fn top(deepest: &'a Cell<usize>) -> Self {
+        Depth { at: 0, deepest }
+    }
+
+    /// Inside a container that opens here.
+    fn enter(self) -> Self {
+        let at = self.at + 1;
+        self.deepest.set(self.deepest.get().max(at));
+        Depth {
+            at,
+            deepest: self.deepest,
+        }
+    }
 }
 
 /// The top level: an object read through [`BODY`], anything else validated and dropped.
-struct Top;
+struct Top<'a>(Depth<'a>);
 
-impl<'de> Visitor<'de> for Top {
+impl<'de> Visitor<'de> for Top<'_> {
     type Value = Option<Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -172,29 +214,30 @@ impl<'de> Visitor<'de> for Top {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        Skip.visit_seq(seq).map(|_| None)
+        Skip(self.0).visit_seq(seq).map(|_| None)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Pruned::keys(BODY).visit_map(map).map(Some)
+        Pruned {
+            read: Keys(BODY),
+            depth: self.0,
+        }
+        .visit_map(map)
+        .map(Some)
     }
 }
 
-/// A value of which only the listed keys are kept, if it is an object; with `each`, also of
-/// every object in it, if it is an array.
+/// A value read as `read` says: the listed keys of an object (of each object in an array,
+/// with [`Each`]), anything else whole. Kept whole, it is the `Value` serde_json's own visitor
+/// builds (a later duplicate key replaces an earlier one), built here so that its depth is
+/// measured too, duplicates replaced or not.
 #[derive(Clone, Copy)]
-struct Pruned {
-    keys: &'static [(&'static str, Read)],
-    each: bool,
+struct Pruned<'a> {
+    read: Read,
+    depth: Depth<'a>,
 }
 
-impl Pruned {
-    fn keys(keys: &'static [(&'static str, Read)]) -> Self {
-        Pruned { keys, each: false }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Pruned {
+impl<'de> DeserializeSeed<'de> for Pruned<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
@@ -204,7 +247,7 @@ impl<'de> DeserializeSeed<'de> for Pruned {
 
 /// Non-objects become the `Value` serde_json's own visitor would build, so that reading them
 /// (e.g. `issue` given as a string) sees what it saw in the whole tree.
-impl<'de> Visitor<'de> for Pruned {
+impl<'de> Visitor<'de> for Pruned<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -240,33 +283,39 @@ impl<'de> Visitor<'de> for Pruned {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let element = Pruned {
+            read: match self.read {
+                Each(keys) => Keys(keys),
+                Whole | Keys(_) => Whole,
+            },
+            depth: self.depth.enter(),
+        };
         let mut items = Vec::new();
-        if self.each {
-            let element = Pruned::keys(self.keys);
-            while let Some(item) = seq.next_element_seed(element)? {
-                items.push(item);
-            }
-        } else {
-            while let Some(item) = seq.next_element::<Value>()? {
-                items.push(item);
-            }
+        while let Some(item) = seq.next_element_seed(element)? {
+            items.push(item);
         }
         Ok(Value::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let inside = self.depth.enter();
         let mut kept = Map::new();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            // A later duplicate replaces an earlier one, as in `Value`'s own map.
-            let value = match self.keys.iter().find(|(k, _)| *k == key) {
-                Some((_, Whole)) => map.next_value::<Value>()?,
-                Some((_, Keys(keys))) => map.next_value_seed(Pruned::keys(keys))?,
-                Some((_, Each(keys))) => map.next_value_seed(Pruned { keys, each: true })?,
-                None => {
-                    map.next_value::<Skip>()?;
-                    continue;
-                }
+            let read = match self.read {
+                Whole => Whole,
+                Keys(keys) | Each(keys) => match keys.iter().find(|(k, _)| *k == key) {
+                    Some(&(_, read)) => read,
+                    None => {
+                        map.next_value_seed(Skip(inside))?;
+                        continue;
+                    }
+                },
             };
+            let value = map.next_value_seed(Pruned {
+                read,
+                depth: inside,
+            })?;
+            // A later duplicate replaces an earlier one, as in `Value`'s own map.
             kept.insert(key.into_owned(), value);
         }
         Ok(Value::Object(kept))
@@ -301,56 +350,62 @@ impl<'de> Visitor<'de> for KeyVisitor {
 }
 
 /// A value nobody reads: parsed as serde_json parses any value (so it is refused when the
-/// whole-tree parse refused it), nothing kept. `IgnoredAny` would be cheaper but skips number
-/// range checks, accepting bodies the whole-tree parse refused.
-pub(super) struct Skip;
+/// whole-tree parse refused it), nothing kept but its depth. `IgnoredAny` would be cheaper but
+/// skips number range checks, accepting bodies the whole-tree parse refused.
+#[derive(Clone, Copy)]
+struct Skip<'a>(Depth<'a>);
 
-impl<'de> serde::Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Skip)
+impl<'de> DeserializeSeed<'de> for Skip<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Skip {
-    type Value = Skip;
+impl<'de> Visitor<'de> for Skip<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any valid JSON value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
-        Ok(Skip)
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
-        Ok(Skip)
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
-        Ok(Skip)
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
-        Ok(Skip)
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
-        Ok(Skip)
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_unit<E>(self) -> Result<Skip, E> {
-        Ok(Skip)
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Skip)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inside = Skip(self.0.enter());
+        while seq.next_element_seed(inside)?.is_some() {}
+        Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-        while map.next_key::<Skip>()?.is_some() {
-            map.next_value::<Skip>()?;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inside = Skip(self.0.enter());
+        // Keys are strings: they nest nothing.
+        while map.next_key_seed(inside)?.is_some() {
+            map.next_value_seed(inside)?;
         }
-        Ok(Skip)
+        Ok(())
     }
 }

@@ -87,6 +87,22 @@ fn assert_same(body: &[u8]) -> Result<(), TestCaseError> {
             (new, old) => prop_assert!(false, "new {:?}, old {:?}", new, old),
         }
     }
+    // The depth the parse measures refuses what the scan before the whole-tree parse refused,
+    // at every limit up to past the body's depth.
+    for limit in 1..=nesting_depth(body) + 1 {
+        match (parse(body, limit), parse_whole(body, limit)) {
+            (Ok(read), Ok(whole)) => prop_assert_eq!(ScopeFacts::of(&read), ScopeFacts::of(&whole)),
+            (Err(new), Err(old)) => prop_assert_eq!(refusal(&new), refusal(&old)),
+            (new, old) => prop_assert!(
+                false,
+                "limit {}: new {:?}, old {:?} BODY {}",
+                limit,
+                new,
+                old,
+                String::from_utf8_lossy(body)
+            ),
+        }
+    }
     if let (Ok(read), Ok(whole)) = (
         parse(body, DEFAULT_MAX_DEPTH),
         parse_whole(body, DEFAULT_MAX_DEPTH),
