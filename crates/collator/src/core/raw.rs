@@ -20,17 +20,18 @@ use schema::v1::{Action, RawEvent, User};
 use super::merge::Entry;
 use super::wire::{self, varint, ChangeView, Fields, Value};
 
-/// One `RawEvent`, borrowed from its encoding. `body` is not read.
+/// One `RawEvent`, borrowed from its encoding. `body` is not read. Strings the collator only
+/// copies or checks are kept as bytes (checked as UTF-8 all the same).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RawView<'a> {
     pub integration_id: &'a str,
     pub jira_site: &'a str,
-    pub delivery_id: &'a str,
+    pub delivery_id: &'a [u8],
     pub retry_count: u32,
     pub received_at_ms: i64,
     pub event_time_ms: i64,
-    pub event_name: &'a str,
-    pub issue_event_type: &'a str,
+    pub event_name: &'a [u8],
+    pub issue_event_type: &'a [u8],
     /// The encoded `User`, when the event has an actor.
     pub actor: Option<&'a [u8]>,
     /// The actor's `id` (empty without an actor).
@@ -56,8 +57,8 @@ pub(crate) struct RawView<'a> {
     pub partition_key: &'a str,
     pub workspace: &'a str,
     pub known_event: bool,
-    pub project: &'a str,
-    pub flow: &'a str,
+    pub project: &'a [u8],
+    pub flow: &'a [u8],
 }
 
 /// How many changes a view keeps read (most events carry one to three).
@@ -132,22 +133,22 @@ impl<'a> RawView<'a> {
             match (tag, value) {
                 (1, Value::Bytes(b)) => v.integration_id = utf8(b)?,
                 (2, Value::Bytes(b)) => v.jira_site = utf8(b)?,
-                (3, Value::Bytes(b)) => v.delivery_id = utf8(b)?,
+                (3, Value::Bytes(b)) => v.delivery_id = checked(b)?,
                 (4, Value::Varint(n)) => v.retry_count = n as u32,
                 (5, Value::Varint(n)) => v.received_at_ms = n as i64,
                 (6, Value::Varint(n)) => v.event_time_ms = n as i64,
-                (7, Value::Bytes(b)) => v.event_name = utf8(b)?,
-                (8, Value::Bytes(b)) => v.issue_event_type = utf8(b)?,
+                (7, Value::Bytes(b)) => v.event_name = checked(b)?,
+                (8, Value::Bytes(b)) => v.issue_event_type = checked(b)?,
                 // A message field sent twice is merged by prost: leave that to it.
                 (9, Value::Bytes(b)) if v.actor.is_none() => {
-                    let ([id, ..], strings) = canonical_strings::<6>(b, &[])?;
-                    let id = id.map_or(Some(""), |id| strings.get(id))?;
+                    let [id, ..] = canonical_strings::<6>(b, &[])?;
+                    let id = id.map_or(Some(""), utf8)?;
                     (v.actor, v.actor_id) = (Some(b), id);
                 }
                 (10, Value::Bytes(b)) if v.record.is_none() => {
-                    let ([rtype, rid], strings) = canonical_strings::<2>(b, &[])?;
-                    v.record_type = rtype.map_or(Some(""), |t| strings.get(t))?;
-                    v.record_id = rid.map_or(Some(""), |id| strings.get(id))?;
+                    let [rtype, rid] = canonical_strings::<2>(b, &[])?;
+                    v.record_type = rtype.map_or(Some(""), utf8)?;
+                    v.record_id = rid.map_or(Some(""), utf8)?;
                     v.record = Some(b);
                 }
                 (11, Value::Bytes(b)) if v.associated.is_none() => {
@@ -158,7 +159,7 @@ impl<'a> RawView<'a> {
                 (13, Value::Bytes(b)) => {
                     // `from`, `from_string`, `to` and `to_string` are `optional`: present when
                     // empty.
-                    let ([field_id, field_name, from, from_string, to, to_string], _) =
+                    let [field_id, field_name, from, from_string, to, to_string] =
                         canonical_strings::<6>(b, &[3, 4, 5, 6])?;
                     if let Some(c) = v.first_changes.get_mut(v.change_count) {
                         *c = ChangeView {
@@ -180,8 +181,8 @@ impl<'a> RawView<'a> {
                 (16, Value::Bytes(_)) => {}
                 (17, Value::Bytes(b)) => v.workspace = utf8(b)?,
                 (18, Value::Varint(n)) => v.known_event = n != 0,
-                (19, Value::Bytes(b)) => v.project = utf8(b)?,
-                (20, Value::Bytes(b)) => v.flow = utf8(b)?,
+                (19, Value::Bytes(b)) => v.project = checked(b)?,
+                (20, Value::Bytes(b)) => v.flow = checked(b)?,
                 // A known field with another wire type (prost refuses it), or a repeated
                 // message field.
                 (1..=20, _) => return None,
@@ -234,16 +235,21 @@ fn utf8(b: &[u8]) -> Option<&str> {
     std::str::from_utf8(b).ok()
 }
 
+/// `b` if it is valid UTF-8, checked without making a `&str`: most strings are ASCII, which
+/// `is_ascii` checks a word at a time where `from_utf8` goes a byte at a time until aligned.
+fn checked(b: &[u8]) -> Option<&[u8]> {
+    wire::valid_utf8(b).then_some(b)
+}
+
 /// The string fields 1..=N of a message whose fields are all strings, if `buf` is exactly
 /// prost's encoding of it: known tags in increasing order, each once, with the shortest
 /// varints, valid UTF-8, and an empty value only for the `optional` tags (proto3 leaves out
 /// an empty plain string). Copying such bytes is copying what prost would write. The values
-/// are checked as UTF-8 and returned as bytes, with the message's [`wire::Strings`] to read
-/// those a caller needs as `&str`.
+/// are checked as UTF-8 (through the message's [`wire::Strings`]) and returned as bytes.
 fn canonical_strings<'a, const N: usize>(
     mut buf: &'a [u8],
     optional: &[u32],
-) -> Option<([Option<&'a [u8]>; N], wire::Strings<'a>)> {
+) -> Option<[Option<&'a [u8]>; N]> {
     let mut out = [None; N];
     let mut last_tag = 0;
     let strings = wire::Strings::of(buf);
@@ -260,10 +266,12 @@ fn canonical_strings<'a, const N: usize>(
         }
         let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
         buf = rest;
-        strings.get(value)?;
+        if !strings.check(value) {
+            return None;
+        }
         out[tag as usize - 1] = Some(value);
     }
-    Some((out, strings))
+    Some(out)
 }
 
 /// A varint, only in its shortest form (the one prost writes).

@@ -18,12 +18,12 @@ use super::PartitionCollator;
 fn assert_reads_as(v: &RawView<'_>, e: &RawEvent) {
     assert_eq!(v.integration_id, e.integration_id);
     assert_eq!(v.jira_site, e.jira_site);
-    assert_eq!(v.delivery_id, e.delivery_id);
+    assert_eq!(v.delivery_id, e.delivery_id.as_bytes());
     assert_eq!(v.retry_count, e.retry_count);
     assert_eq!(v.received_at_ms, e.received_at_ms);
     assert_eq!(v.event_time_ms, e.event_time_ms);
-    assert_eq!(v.event_name, e.event_name);
-    assert_eq!(v.issue_event_type, e.issue_event_type);
+    assert_eq!(v.event_name, e.event_name.as_bytes());
+    assert_eq!(v.issue_event_type, e.issue_event_type.as_bytes());
     assert_eq!(
         v.actor,
         e.actor.as_ref().map(|a| a.encode_to_vec()).as_deref()
@@ -51,8 +51,8 @@ fn assert_reads_as(v: &RawView<'_>, e: &RawEvent) {
     assert_eq!(v.partition_key, e.partition_key);
     assert_eq!(v.workspace, e.workspace);
     assert_eq!(v.known_event, e.known_event);
-    assert_eq!(v.project, e.project);
-    assert_eq!(v.flow, e.flow);
+    assert_eq!(v.project, e.project.as_bytes());
+    assert_eq!(v.flow, e.flow.as_bytes());
 }
 
 fn text() -> impl Strategy<Value = String> {

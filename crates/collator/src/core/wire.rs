@@ -116,38 +116,39 @@ pub(crate) fn as_str(b: &[u8]) -> &str {
 /// `RecordRef`), checked as UTF-8 once for the whole message rather than once per string
 /// (most are a few bytes long, and each check has a fixed cost).
 ///
-/// [`Strings::get`] is always `std::str::from_utf8(value).ok()`: when the whole message is
-/// valid UTF-8, a slice of it at char boundaries is valid UTF-8 with the same bytes; when the
-/// boundaries do not fall on chars, or the whole is not valid (a bad string, or a length of
-/// 128 or more, whose first byte UTF-8 refuses after a one-byte key), the value is checked
-/// alone.
+/// [`Strings::check`] is always `std::str::from_utf8(value).is_ok()`: when the whole message is
+/// ASCII, so is every slice of it; when it is not (a non-ASCII string, or a length of 128 or
+/// more), each value is checked alone.
 #[derive(Clone, Copy)]
 pub(crate) struct Strings<'a> {
     message: &'a [u8],
-    whole: Option<&'a str>,
+    ascii: bool,
 }
 
 impl<'a> Strings<'a> {
     pub fn of(message: &'a [u8]) -> Self {
         Strings {
             message,
-            whole: std::str::from_utf8(message).ok(),
+            ascii: message.is_ascii(),
         }
     }
 
-    /// `value`, a slice of the message, as a string.
-    pub fn get(&self, value: &'a [u8]) -> Option<&'a str> {
+    /// Is `value`, a slice of the message, valid UTF-8?
+    pub fn check(&self, value: &'a [u8]) -> bool {
         // Where `value` sits in the message (a slice that is not in it is checked alone).
         let at = (value.as_ptr() as usize).wrapping_sub(self.message.as_ptr() as usize);
         let inside = self
             .message
             .get(at..at.wrapping_add(value.len()))
             .is_some_and(|m| std::ptr::eq(m, value));
-        self.whole
-            .filter(|_| inside)
-            .and_then(|whole| whole.get(at..at + value.len()))
-            .or_else(|| std::str::from_utf8(value).ok())
+        (self.ascii && inside) || std::str::from_utf8(value).is_ok()
     }
+}
+
+/// Is `b` valid UTF-8? ASCII (most strings here) is checked a word at a time by `is_ascii`,
+/// where `from_utf8` goes a byte at a time until its pointer is aligned.
+pub(crate) fn valid_utf8(b: &[u8]) -> bool {
+    b.is_ascii() || std::str::from_utf8(b).is_ok()
 }
 
 /// A `FieldChange`, borrowed from a raw event or from a window's bytes. Its strings are kept
@@ -480,7 +481,7 @@ mod tests {
         }
 
         #[test]
-        fn strings_read_each_value_as_from_utf8_does(
+        fn strings_check_each_value_as_from_utf8_does(
             values in proptest::collection::vec(value(), 1..7),
         ) {
             let mut message = Vec::new();
@@ -491,15 +492,16 @@ mod tests {
             let strings = Strings::of(&message);
             let read: Vec<_> = Fields::new(&message)
                 .filter_map(|(_, v)| match v {
-                    Value::Bytes(b) => Some(strings.get(b)),
+                    Value::Bytes(b) => Some(strings.check(b)),
                     _ => None,
                 })
                 .collect();
-            let expected: Vec<_> = values.iter().map(|v| std::str::from_utf8(v).ok()).collect();
+            let expected: Vec<_> = values.iter().map(|v| std::str::from_utf8(v).is_ok()).collect();
             prop_assert_eq!(read, expected);
             // A slice from elsewhere is checked on its own.
             for v in &values {
-                prop_assert_eq!(strings.get(v), std::str::from_utf8(v).ok());
+                prop_assert_eq!(strings.check(v), std::str::from_utf8(v).is_ok());
+                prop_assert_eq!(valid_utf8(v), std::str::from_utf8(v).is_ok());
             }
         }
     }
