@@ -1,17 +1,19 @@
-"""Aggregates `perf script` output of crates/bench/profile-collator.sh: samples by phase of the
-collator scenario (cut at the harness's log lines), by process (harness, tansu) and by group
-(leaf symbol or DSO; kernel samples by their kernel call chain). Prints markdown tables.
+"""Aggregates `perf script` output of crates/bench/profile.sh: samples by phase of the collator
+or ingest scenario (cut at the harness's log lines), by process (harness, tansu) and by group
+(leaf symbol or DSO; kernel samples by their kernel call chain). Prints markdown tables, in CPU
+µs per input event (collator) or per request (ingest).
 
-Usage: perf script ... | python3 profile-collator.py HARNESS_LOG HARNESS_PID TANSU_PID TOP
+Usage: perf script ... | python3 profile.py SCENARIO HARNESS_LOG HARNESS_PID TANSU_PID TOP
 """
 import re, sys, calendar
 from collections import Counter, defaultdict
 from datetime import datetime
 
-log, harness, tansu, top = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+scenario, log = sys.argv[1], sys.argv[2]
+harness, tansu, top = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 
 # --- phase boundaries from the harness log (UTC timestamps, µs) ---
-marks, events = [], None
+marks, events, requests = [], None, {}
 for line in open(log, errors="replace"):
     m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z\s+\w+\s+(.*)", line)
     if not m:
@@ -20,28 +22,37 @@ for line in open(log, errors="replace"):
     marks.append((t, m[3]))
     if (e := re.search(r"pre-filling raw events=(\d+)", m[3])):
         events = int(e[1])
+    if (e := re.search(r'ingest load done phase="([^"]+)" requests=(\d+)', m[3])):
+        requests[e[1]] = int(e[2])
 
 def at(text, after=0.0, last_before=None):
     hits = [t for t, msg in marks if text in msg and t >= after and (last_before is None or t <= last_before)]
     if not hits:
-        sys.exit(f"profile-collator: no log line '{text}' in {log}")
+        sys.exit(f"profile: no log line '{text}' in {log}")
     return hits[-1] if last_before is not None else hits[0]
 
-START, STOP = "Polling thread loop started", "ThreadedProducer destroyed"
-pre = at("pre-filling raw")
-pass_done = at("passthrough done")
-coll_end = at(STOP, at("collator stopped"))
-writes = at(START, at("collator done"))
-again = at(START, at("passthrough.again"))
-phases = [  # name, start, end
-    ("prefill", pre, at(STOP, pre)),
-    ("passthrough", at(START, pre, pass_done), pass_done),
-    ("collator", pass_done, coll_end),
-    ("read-back", coll_end, writes),
-    ("writes alone", writes, at(STOP, writes)),
-    ("passthrough again", again, at(STOP, again)),
-]
-REPORTED = ["passthrough", "collator", "writes alone", "passthrough again"]
+if scenario == "collator":
+    START, STOP = "Polling thread loop started", "ThreadedProducer destroyed"
+    pre = at("pre-filling raw")
+    pass_done = at("passthrough done")
+    coll_end = at(STOP, at("collator stopped"))
+    writes = at(START, at("collator done"))
+    again = at(START, at("passthrough.again"))
+    phases = [  # name, start, end
+        ("prefill", pre, at(STOP, pre)),
+        ("passthrough", at(START, pre, pass_done), pass_done),
+        ("collator", pass_done, coll_end),
+        ("read-back", coll_end, writes),
+        ("writes alone", writes, at(STOP, writes)),
+        ("passthrough again", again, at(STOP, again)),
+    ]
+    REPORTED, MAIN, UNIT = ["passthrough", "collator", "writes alone", "passthrough again"], "collator", "input event"
+    per = {name: events for name, _, _ in phases}
+else:
+    names = ["bare axum", "broker writes alone", "ingest"]
+    phases = [(n, at(f'ingest load started phase="{n}"'), at(f'ingest load done phase="{n}"')) for n in names]
+    REPORTED, MAIN, UNIT = names, "ingest", "request"
+    per = requests
 
 # --- sample classification ---
 NET = re.compile(r"tcp|inet|sock|skb|^ip_|^__ip|ipv4|net_rx|netif|__dev_queue|dev_hard_start|loopback|napi|sendto|recvfrom|sendmsg|recvmsg|__sys_|nf_")
@@ -75,6 +86,14 @@ def group(pid, chain):
         return who, "libc memcpy/memmove/memset" if re.search(r"mem(cpy|move|set)", sym) else "libc other (pthread, ...)"
     if "auditstream-bench" not in base:
         return who, "other libraries (" + base + ")" if base != "[unknown]" else "unknown"
+    if sym.startswith("ingest::") or "<ingest::" in sym:
+        return who, "ingest (normalize, handler)"
+    if "serde_json::" in sym or "serde_core::" in sym:
+        return who, "serde_json (parse, render)"
+    if re.search(r"hyper::|axum::|tower::|http::|httparse", sym):
+        return who, "HTTP stack (hyper, axum)"
+    if "LZ4" in sym:
+        return who, "lz4 (librdkafka's compression)"
     if "collator::shell" in sym:
         return who, "collator::shell (Rust shell)"
     if "collator::" in sym:
@@ -117,8 +136,9 @@ for line in sys.stdin:
 add(hdr, chain)
 
 # --- report ---
-us = lambda ns: ns / 1000 / events
-print(f"\n{events} input events; harness pid {harness}, tansu pid {tansu}; CPU from perf cpu-clock samples\n")
+us = lambda ns, n: ns / 1000 / max(per.get(n) or 1, 1)
+counts = ", ".join(f"{n} {per.get(n)}" for n in REPORTED) if scenario == "ingest" else f"{events}"
+print(f"\n{UNIT}s: {counts}; harness pid {harness}, tansu pid {tansu}; CPU from perf cpu-clock samples\n")
 print("| phase | wall s | harness CPU s | tansu CPU s | other processes CPU s | idle CPU s |")
 print("|---|---|---|---|---|---|")
 for name, a, b in phases:
@@ -128,8 +148,8 @@ for name, a, b in phases:
     print(f"| {name} | {b - a:.1f} | {by['harness']/1e9:.2f} | {by['tansu']/1e9:.2f} | {by['other processes']/1e9:.2f} | {by['idle']/1e9:.2f} |")
 
 groups = sorted({k for n in REPORTED for k in cpu[n] if k[0] in ("harness", "tansu")},
-                key=lambda k: (k[0] != "harness", -cpu["collator"][k]))
-print("\nµs of CPU per input event, and share of the phase's harness + tansu CPU:\n")
+                key=lambda k: (k[0] != "harness", -cpu[MAIN][k]))
+print(f"\nµs of CPU per {UNIT}, and share of the phase's harness + tansu CPU:\n")
 print("| process | group | " + " | ".join(REPORTED) + " |")
 print("|---|---|" + "---|" * len(REPORTED))
 tot = {n: sum(ns for (w, _), ns in cpu[n].items() if w in ("harness", "tansu")) for n in REPORTED}
@@ -137,13 +157,14 @@ for k in groups + [("all", "harness + tansu")]:
     cells = []
     for n in REPORTED:
         ns = tot[n] if k[0] == "all" else cpu[n][k]
-        cells.append(f"{us(ns):.2f} ({100 * ns / max(tot[n], 1):.1f}%)")
+        cells.append(f"{us(ns, n):.2f} ({100 * ns / max(tot[n], 1):.1f}%)")
     print(f"| {k[0]} | {k[1]} | " + " | ".join(cells) + " |")
 
-print("\nBottom line (share of harness + tansu CPU; µs per input event):\n")
+print(f"\nBottom line (share of harness + tansu CPU; µs per {UNIT}):\n")
 print("| bucket | " + " | ".join(REPORTED) + " |")
 print("|---|" + "---|" * len(REPORTED))
-buckets = {
+RUNTIME = ("protobuf", "allocator (mimalloc)", "other Rust", "serde_json")
+collator_buckets = {
     "auditstream's collator (collator core + collator::shell)":
         lambda w, g: w == "harness" and g.startswith("collator"),
     "… plus protobuf, mimalloc, other Rust std/core":
@@ -154,11 +175,22 @@ buckets = {
         lambda w, g: w == "harness" and (g.startswith("librdkafka") or g.startswith("kernel")),
     "broker + librdkafka + all kernel": lambda w, g: w == "tansu" or (w == "harness" and (g.startswith("librdkafka") or g.startswith("kernel"))),
 }
+ingest_buckets = {
+    "auditstream's ingest (ingest::)": lambda w, g: w == "harness" and g.startswith("ingest"),
+    "… plus serde_json, protobuf, mimalloc, other Rust std/core":
+        lambda w, g: w == "harness" and (g.startswith("ingest") or g.startswith(RUNTIME)),
+    "HTTP stack, tokio and rdkafka wrappers, libc (load generator, server)":
+        lambda w, g: w == "harness" and (g.startswith(("HTTP", "tokio", "libc", "vdso"))),
+    "broker (tansu, user + kernel)": lambda w, g: w == "tansu",
+    "librdkafka C + lz4": lambda w, g: w == "harness" and g.startswith(("librdkafka", "lz4")),
+    "harness kernel (net, wait, memory, other)": lambda w, g: w == "harness" and g.startswith("kernel"),
+}
+buckets = collator_buckets if scenario == "collator" else ingest_buckets
 for label, pred in buckets.items():
     cells = []
     for n in REPORTED:
         ns = sum(v for (w, g), v in cpu[n].items() if pred(w, g))
-        cells.append(f"{100 * ns / max(tot[n], 1):.1f}% / {us(ns):.2f}")
+        cells.append(f"{100 * ns / max(tot[n], 1):.1f}% / {us(ns, n):.2f}")
     print(f"| {label} | " + " | ".join(cells) + " |")
 
 for n in REPORTED:
