@@ -136,7 +136,7 @@ for line in sys.stdin:
 add(hdr, chain)
 
 # --- report ---
-us = lambda ns, n: ns / 1000 / max(per.get(n) or 1, 1)
+us = lambda ns, n: ns / 1000 / (per.get(n) or 1)
 counts = ", ".join(f"{n} {per.get(n)}" for n in REPORTED) if scenario == "ingest" else f"{events}"
 print(f"\n{UNIT}s: {counts}; harness pid {harness}, tansu pid {tansu}; CPU from perf cpu-clock samples\n")
 print("| phase | wall s | harness CPU s | tansu CPU s | other processes CPU s | idle CPU s |")

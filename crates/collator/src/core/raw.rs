@@ -245,14 +245,15 @@ fn checked(b: &[u8]) -> Option<&[u8]> {
 /// prost's encoding of it: known tags in increasing order, each once, with the shortest
 /// varints, valid UTF-8, and an empty value only for the `optional` tags (proto3 leaves out
 /// an empty plain string). Copying such bytes is copying what prost would write. The values
-/// are checked as UTF-8 (through the message's [`wire::Strings`]) and returned as bytes.
+/// are checked as UTF-8 and returned as bytes: once for the whole message when it is ASCII
+/// (most are, and each check of a short string has a fixed cost), else one by one.
 fn canonical_strings<'a, const N: usize>(
     mut buf: &'a [u8],
     optional: &[u32],
 ) -> Option<[Option<&'a [u8]>; N]> {
     let mut out = [None; N];
     let mut last_tag = 0;
-    let strings = wire::Strings::of(buf);
+    let ascii = buf.is_ascii();
     while !buf.is_empty() {
         let key = varint_shortest(&mut buf)?;
         let tag = u32::try_from(key >> 3).ok()?;
@@ -266,7 +267,7 @@ fn canonical_strings<'a, const N: usize>(
         }
         let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
         buf = rest;
-        if !strings.check(value) {
+        if !(ascii || wire::valid_utf8(value)) {
             return None;
         }
         out[tag as usize - 1] = Some(value);

@@ -112,39 +112,6 @@ pub(crate) fn as_str(b: &[u8]) -> &str {
     std::str::from_utf8(b).unwrap_or_default()
 }
 
-/// The strings of a message whose fields are all strings (a `FieldChange`, a `User`, a
-/// `RecordRef`), checked as UTF-8 once for the whole message rather than once per string
-/// (most are a few bytes long, and each check has a fixed cost).
-///
-/// [`Strings::check`] is always `std::str::from_utf8(value).is_ok()`: when the whole message is
-/// ASCII, so is every slice of it; when it is not (a non-ASCII string, or a length of 128 or
-/// more), each value is checked alone.
-#[derive(Clone, Copy)]
-pub(crate) struct Strings<'a> {
-    message: &'a [u8],
-    ascii: bool,
-}
-
-impl<'a> Strings<'a> {
-    pub fn of(message: &'a [u8]) -> Self {
-        Strings {
-            message,
-            ascii: message.is_ascii(),
-        }
-    }
-
-    /// Is `value`, a slice of the message, valid UTF-8?
-    pub fn check(&self, value: &'a [u8]) -> bool {
-        // Where `value` sits in the message (a slice that is not in it is checked alone).
-        let at = (value.as_ptr() as usize).wrapping_sub(self.message.as_ptr() as usize);
-        let inside = self
-            .message
-            .get(at..at.wrapping_add(value.len()))
-            .is_some_and(|m| std::ptr::eq(m, value));
-        (self.ascii && inside) || std::str::from_utf8(value).is_ok()
-    }
-}
-
 /// Is `b` valid UTF-8? ASCII (most strings here) is checked a word at a time by `is_ascii`,
 /// where `from_utf8` goes a byte at a time until its pointer is aligned.
 pub(crate) fn valid_utf8(b: &[u8]) -> bool {
@@ -481,28 +448,8 @@ mod tests {
         }
 
         #[test]
-        fn strings_check_each_value_as_from_utf8_does(
-            values in proptest::collection::vec(value(), 1..7),
-        ) {
-            let mut message = Vec::new();
-            for (tag, v) in (1u32..).zip(&values) {
-                put_len(tag, v.len(), &mut message);
-                message.extend_from_slice(v);
-            }
-            let strings = Strings::of(&message);
-            let read: Vec<_> = Fields::new(&message)
-                .filter_map(|(_, v)| match v {
-                    Value::Bytes(b) => Some(strings.check(b)),
-                    _ => None,
-                })
-                .collect();
-            let expected: Vec<_> = values.iter().map(|v| std::str::from_utf8(v).is_ok()).collect();
-            prop_assert_eq!(read, expected);
-            // A slice from elsewhere is checked on its own.
-            for v in &values {
-                prop_assert_eq!(strings.check(v), std::str::from_utf8(v).is_ok());
-                prop_assert_eq!(valid_utf8(v), std::str::from_utf8(v).is_ok());
-            }
+        fn valid_utf8_is_from_utf8(v in value()) {
+            prop_assert_eq!(valid_utf8(&v), std::str::from_utf8(&v).is_ok());
         }
     }
 }
