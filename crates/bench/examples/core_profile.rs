@@ -1,14 +1,19 @@
-//! The collation core's W-mix bench (`hot_paths`' `apply_and_close_w_mix`) as a plain loop of a
-//! fixed number of rounds, for profilers: `perf stat -e instructions:u` gives a count that the
-//! shared machine's noise does not move, and `perf record` / `valgrind --tool=callgrind` see
-//! only the core.
+//! The collation core's benches as a plain loop of a fixed number of rounds, for profilers:
+//! `valgrind --tool=callgrind` (or `perf stat -e instructions:u` where the machine has
+//! counters) gives a count that the shared machine's noise does not move, and `perf record`
+//! sees only the core.
 //!
-//! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS]`
+//! - `w` (the default): `hot_paths`' `apply_and_close_w_mix`, 20,000 events of workload W's
+//!   shape over 800 records, applied and closed.
+//! - `open`: `hot_paths`' `apply_open_windows`, 10,000 one-change events each opening its
+//!   record's window (and making its live audit); nothing closes.
+//!
+//! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS] [w|open]`
 
 use std::time::Instant;
 
 use auditstream_bench::memory;
-use auditstream_bench::workload;
+use auditstream_bench::workload::{self, Rng};
 use collator::core::PartitionCollator;
 use prost::Message as _;
 
@@ -16,13 +21,34 @@ use prost::Message as _;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Events of the `open` mix, as in `hot_paths`.
+const OPENING: usize = 10_000;
+
 fn main() {
-    let rounds: usize = std::env::args()
-        .nth(1)
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args
+        .next()
         .map(|r| r.parse().expect("ROUNDS is a number"))
         .unwrap_or(50);
-    let w = workload::core_mix();
-    let events: Vec<Vec<u8>> = w.events.iter().map(|e| e.encode_to_vec()).collect();
+    let mix = args.next().unwrap_or_else(|| "w".into());
+    let (events, closes): (Vec<Vec<u8>>, bool) = match mix.as_str() {
+        "w" => (
+            workload::core_mix()
+                .events
+                .iter()
+                .map(|e| e.encode_to_vec())
+                .collect(),
+            true,
+        ),
+        "open" => {
+            let mut rng = Rng::new(9);
+            let events = (0..OPENING)
+                .map(|i| memory::opening_event(i, &mut rng).encode_to_vec())
+                .collect();
+            (events, false)
+        }
+        other => panic!("no mix {other}: w or open"),
+    };
     let started = Instant::now();
     let mut audits = 0;
     for _ in 0..rounds {
@@ -30,14 +56,18 @@ fn main() {
         for (i, e) in events.iter().enumerate() {
             col.apply_encoded(e, i as i64).expect("a raw record");
         }
-        col.advance(i64::MAX);
-        audits += col.take_audits_encoded().len();
+        if closes {
+            col.advance(i64::MAX);
+            audits += col.take_audits_encoded().len();
+        }
         std::hint::black_box(col.take_live());
+        // Dropped inside the loop, as each criterion batch drops its collator.
+        drop(std::hint::black_box(col));
     }
     let elapsed = started.elapsed();
     let applied = (rounds * events.len()) as f64;
     println!(
-        "{rounds} rounds of {} events: {audits} audits, {:.0} events/s",
+        "{rounds} rounds of {} events ({mix}): {audits} audits, {:.0} events/s",
         events.len(),
         applied / elapsed.as_secs_f64()
     );
