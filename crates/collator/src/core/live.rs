@@ -14,10 +14,18 @@ use super::wire::{bytes_len, put_bytes, put_i64, put_len, put_str, put_varint_fi
 use super::Settings;
 
 /// One encoded live audit and the key it is produced under (the root record's partition key).
+/// The key is the payload's last field (`partition_key`, 18), so it is not copied again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveAudit {
-    pub key: String,
     pub payload: Vec<u8>,
+    key_len: usize,
+}
+
+impl LiveAudit {
+    /// The key it is produced under: the last `key_len` bytes of the payload.
+    pub fn key(&self) -> &[u8] {
+        &self.payload[self.payload.len() - self.key_len..]
+    }
 }
 
 /// The live audit of one applied raw event, or `None` when it has nothing to say (an update
@@ -100,10 +108,11 @@ pub(crate) fn encode_live_view(
         put_varint_field(16, 1, &mut buf);
     }
     put_varint_field(17, 1, &mut buf);
+    // Last, so that the key is the payload's tail (`LiveAudit::key`).
     put_str(18, key, &mut buf);
     Some(LiveAudit {
-        key: key.to_owned(),
         payload: buf,
+        key_len: key.len(),
     })
 }
 

@@ -15,7 +15,7 @@ fn reference(key: &str, e: &RawEvent, s: &Settings) -> Option<(String, Vec<u8>)>
 }
 
 fn encoded(key: &str, e: &RawEvent, s: &Settings) -> Option<(String, Vec<u8>)> {
-    encode_live(key, e, s).map(|a| (a.key, a.payload))
+    encode_live(key, e, s).map(|a| (String::from_utf8(a.key().to_vec()).unwrap(), a.payload))
 }
 
 #[test]

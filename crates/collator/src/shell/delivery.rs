@@ -107,11 +107,11 @@ impl ProducerContext for Deliveries {
 
 /// Sends one record counted in `acks`; `payload: None` is a tombstone. A full local queue
 /// drains as the broker acknowledges: the record waits for room, it is never dropped.
-pub(crate) fn send<P: ToBytes + ?Sized>(
+pub(crate) fn send<K: ToBytes + ?Sized, P: ToBytes + ?Sized>(
     producer: &Producer,
     acks: &Arc<Acks>,
     topic: &str,
-    key: &str,
+    key: &K,
     payload: Option<&P>,
     partition: Option<i32>,
 ) -> Result<(), Error> {

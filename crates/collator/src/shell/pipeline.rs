@@ -151,7 +151,7 @@ impl Pipeline {
                 &self.producer,
                 acks,
                 &self.topics.live,
-                &a.key,
+                a.key(),
                 Some(a.payload.as_slice()),
                 None,
             )?;
