@@ -41,11 +41,11 @@ fn build(events: &[RawEvent]) -> Built {
         .map_or(("", ""), |r| (r.r#type.as_str(), r.id.as_str()));
     let key = record_key(&e.jira_site, rtype, id);
     let prefix = &key[..key.len() - id.len()];
-    let origin =
-        Origins::default().get([prefix, &e.jira_site, rtype, &e.integration_id, &e.workspace]);
+    let origin = Origins::default()
+        .get([prefix, &e.jira_site, rtype, &e.integration_id, &e.workspace].map(str::as_bytes));
     // Applied as the shell applies them: from their encoded bytes.
     let encoded: Vec<Vec<u8>> = events.iter().map(Message::encode_to_vec).collect();
-    let mut window = SessionWindow::open(&key, &view(&encoded[0]), 0);
+    let mut window = SessionWindow::open(key.as_bytes(), &view(&encoded[0]), 0);
     for (offset, bytes) in (1..).zip(&encoded[1..]) {
         window.insert(&view(bytes), offset);
     }

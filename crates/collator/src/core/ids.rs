@@ -4,40 +4,44 @@ use xxhash_rust::xxh3::xxh3_64;
 
 /// The key a record's windows and state are kept under: `{jira_site}|{type}|{id}`.
 pub fn record_key(jira_site: &str, record_type: &str, record_id: &str) -> String {
-    let mut key = String::new();
-    write_record_key(&mut key, jira_site, record_type, record_id);
-    key
+    [jira_site, "|", record_type, "|", record_id].concat()
 }
 
-/// [`record_key`] into a reused buffer: the hot path looks records up without allocating.
+/// [`record_key`] of strings read as bytes, into a reused buffer: the hot path looks records
+/// up without allocating.
 pub(crate) fn write_record_key(
-    buf: &mut String,
-    jira_site: &str,
-    record_type: &str,
-    record_id: &str,
+    buf: &mut Vec<u8>,
+    jira_site: &[u8],
+    record_type: &[u8],
+    record_id: &[u8],
 ) {
     buf.clear();
     buf.reserve(jira_site.len() + record_type.len() + record_id.len() + 2);
-    buf.push_str(jira_site);
-    buf.push('|');
-    buf.push_str(record_type);
-    buf.push('|');
-    buf.push_str(record_id);
+    buf.extend_from_slice(jira_site);
+    buf.push(b'|');
+    buf.extend_from_slice(record_type);
+    buf.push(b'|');
+    buf.extend_from_slice(record_id);
 }
 
 /// Id of a collated audit: the record and the window's first change.
 pub fn audit_id(record_key: &str, first_dedup_key: &str) -> u64 {
-    hash(&[record_key, first_dedup_key])
+    hash(&[record_key.as_bytes(), first_dedup_key.as_bytes()])
 }
 
 /// Id of a live (uncollated) audit of one change.
 pub fn live_audit_id(record_key: &str, dedup_key: &str) -> u64 {
-    hash(&[record_key, dedup_key, "live"])
+    live_id(record_key.as_bytes(), dedup_key.as_bytes())
+}
+
+/// [`live_audit_id`] of the strings' bytes, as the raw record carries them.
+pub(crate) fn live_id(record_key: &[u8], dedup_key: &[u8]) -> u64 {
+    hash(&[record_key, dedup_key, b"live"])
 }
 
 /// Length-prefixed parts, so ("a|b", "c") and ("a", "b|c") never collide by construction.
 /// Ids are minted per applied event: parts that fit are laid out on the stack, not the heap.
-fn hash(parts: &[&str]) -> u64 {
+fn hash(parts: &[&[u8]]) -> u64 {
     const STACK: usize = 256;
     let len: usize = parts.iter().map(|p| p.len() + 8).sum();
     let mut stack = [0u8; STACK];
@@ -52,7 +56,7 @@ fn hash(parts: &[&str]) -> u64 {
     for p in parts {
         buf[at..at + 8].copy_from_slice(&(p.len() as u64).to_le_bytes());
         at += 8;
-        buf[at..at + p.len()].copy_from_slice(p.as_bytes());
+        buf[at..at + p.len()].copy_from_slice(p);
         at += p.len();
     }
     xxh3_64(buf)
@@ -69,9 +73,10 @@ mod tests {
         assert_eq!(audit_id(&k, "d1"), audit_id(&k, "d1"));
         assert_ne!(audit_id(&k, "d1"), audit_id(&k, "d2"));
         assert_ne!(audit_id(&k, "d1"), live_audit_id(&k, "d1"));
-        assert_ne!(hash(&["a|b", "c"]), hash(&["a", "b|c"]));
-        let long = "x".repeat(300);
-        assert_ne!(hash(&[&long, "c"]), hash(&[&long, "d"]));
-        assert_eq!(hash(&[&long, "c"]), hash(&[&long, "c"]));
+        assert_ne!(hash(&[b"a|b", b"c"]), hash(&[b"a", b"b|c"]));
+        let long = [b'x'; 300];
+        assert_ne!(hash(&[&long, b"c"]), hash(&[&long, b"d"]));
+        assert_eq!(hash(&[&long, b"c"]), hash(&[&long, b"c"]));
+        assert_eq!(live_id(k.as_bytes(), b"d1"), live_audit_id(&k, "d1"));
     }
 }

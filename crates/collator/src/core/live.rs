@@ -7,7 +7,7 @@
 use prost::Message as _;
 use schema::v1::{Action, RawEvent};
 
-use super::ids::live_audit_id;
+use super::ids::live_id;
 use super::merge::{self, MergedChange};
 use super::raw::{read_raw, RawView, FIRST_CHANGES};
 use super::wire::{bytes_len, put_bytes, put_i64, put_len, put_str, put_varint_field, str_len};
@@ -35,13 +35,13 @@ pub fn encode_live(record_key: &str, event: &RawEvent, s: &Settings) -> Option<L
     let encoded = event.encode_to_vec();
     let mut canonical = Vec::new();
     let view = read_raw(&encoded, &mut canonical).expect("prost decodes what it encoded");
-    encode_live_view(record_key, &view, s)
+    encode_live_view(record_key.as_bytes(), &view, s)
 }
 
 /// [`encode_live`] of a raw record read in place: the actor and records are copied as the
 /// record carries them (prost's own encoding, see `raw`).
 pub(crate) fn encode_live_view(
-    record_key: &str,
+    record_key: &[u8],
     event: &RawView<'_>,
     s: &Settings,
 ) -> Option<LiveAudit> {
@@ -70,7 +70,7 @@ pub(crate) fn encode_live_view(
         event.partition_key
     };
     let mut buf = Vec::with_capacity(capacity_for(event, key));
-    let id = live_audit_id(record_key, event.dedup_key);
+    let id = live_id(record_key, event.dedup_key);
     if id != 0 {
         put_varint_field(1, id, &mut buf);
     }
@@ -118,7 +118,7 @@ pub(crate) fn encode_live_view(
 
 /// Room for the live audit of `event`, so its buffer is not grown while it is written: every
 /// byte it copies (the author twice), and a generous 3 bytes of tag and length per field.
-fn capacity_for(event: &RawView<'_>, key: &str) -> usize {
+fn capacity_for(event: &RawView<'_>, key: &[u8]) -> usize {
     let message = |m: Option<&[u8]>| m.map_or(0, |m| m.len() + 6);
     96 + 2 * message(event.actor)
         + message(event.record)

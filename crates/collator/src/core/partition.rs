@@ -15,7 +15,7 @@ use super::raw::{read_raw_into, RawView};
 use super::records::{key_hash, Origins, RecordId, Records, Slot};
 use super::timers::Timers;
 use super::window::SessionWindow;
-use super::wire::EntryView;
+use super::wire::{as_str, EntryView};
 use super::Settings;
 
 /// What applying one raw event did.
@@ -63,8 +63,10 @@ pub struct PartitionCollator {
     watermark: i64,
     /// Records whose `collator-state` changed since the last flush (sorted by key at take).
     dirty: Vec<u32>,
-    /// The key of the record being applied or closed, built here to avoid an allocation.
+    /// The key of the record being closed or released, built here to avoid an allocation.
     key_buf: String,
+    /// The key of the record being applied, built from the raw record's bytes (`raw`).
+    apply_key: Vec<u8>,
     audits: Vec<EncodedAudit>,
     live: Vec<LiveAudit>,
     stats: Stats,
@@ -81,6 +83,7 @@ impl PartitionCollator {
             watermark: i64::MIN,
             dirty: Vec::new(),
             key_buf: String::new(),
+            apply_key: Vec::new(),
             audits: Vec::new(),
             live: Vec::new(),
             stats: Stats::default(),
@@ -102,9 +105,9 @@ impl PartitionCollator {
     /// The slot of `key` (as in `key_buf`), made if the key has none.
     fn slot_of(
         &mut self,
-        key: &str,
+        key: &[u8],
         origin: impl FnOnce(&mut Origins) -> Arc<super::records::Origin>,
-        id: &str,
+        id: &[u8],
     ) -> u32 {
         let hash = key_hash(key);
         match self.records.find(key, hash) {
@@ -141,16 +144,21 @@ impl PartitionCollator {
         let origin = match &open {
             Some(w) => {
                 let rtype = w.record.as_ref().map_or("", |r| r.r#type.as_str());
-                self.origins
-                    .get([prefix, &w.jira_site, rtype, &w.integration_id, &w.workspace])
+                self.origins.get([
+                    prefix.as_bytes(),
+                    w.jira_site.as_bytes(),
+                    rtype.as_bytes(),
+                    w.integration_id.as_bytes(),
+                    w.workspace.as_bytes(),
+                ])
             }
-            None => self.origins.get([prefix, "", "", "", ""]),
+            None => self.origins.get([prefix.as_bytes(), b"", b"", b"", b""]),
         };
         let window = open.map(|w| SessionWindow::from_state(&w, &key, id, &origin));
-        let n = self.slot_of(&key, |_| Arc::clone(&origin), id);
+        let n = self.slot_of(key.as_bytes(), |_| Arc::clone(&origin), id.as_bytes());
         if let Some(slot) = self.records.get_mut(n) {
             slot.origin = origin;
-            slot.id = RecordId::new(id);
+            slot.id = RecordId::new(id.as_bytes());
             slot.open = window;
             slot.closed = closed.map(Box::new);
         }
@@ -180,7 +188,7 @@ impl PartitionCollator {
     pub(crate) fn apply_view(&mut self, event: &RawView<'_>, offset: i64) -> Applied {
         self.advance(event.received_at_ms);
         let (rtype, rid) = (event.record_type, event.record_id);
-        let mut key = std::mem::take(&mut self.key_buf);
+        let mut key = std::mem::take(&mut self.apply_key);
         write_record_key(&mut key, event.jira_site, rtype, rid);
         let prefix = &key[..key.len() - rid.len()];
         let origin_of = |o: &mut Origins| {
@@ -204,7 +212,7 @@ impl PartitionCollator {
                 .as_ref()
                 .is_some_and(|w| !w.accepts(event.received_at_ms, &s))
         }) {
-            self.close(n, &key);
+            self.close(n, as_str(&key));
         }
         let outcome = match self.records.get_mut(n) {
             Some(Slot {
@@ -217,7 +225,7 @@ impl PartitionCollator {
             }) if closed.emitted.iter().any(|k| {
                 // Remembered until its retention passes, whether or not the record's memory
                 // was pruned yet (an open window defers that to its close).
-                k.dedup_key == event.dedup_key && forgotten_at(k, &s) > wm
+                k.dedup_key.as_bytes() == event.dedup_key && forgotten_at(k, &s) > wm
             }) =>
             {
                 Applied::Duplicate
@@ -241,7 +249,7 @@ impl PartitionCollator {
             Applied::Duplicate => self.stats.duplicates += 1,
             Applied::Replayed => self.stats.replayed += 1,
         }
-        self.key_buf = key;
+        self.apply_key = key;
         if outcome != Applied::Replayed {
             // Duplicates widen the window too (see SessionWindow), so the state changed.
             self.mark_dirty(n);
@@ -250,7 +258,7 @@ impl PartitionCollator {
         outcome
     }
 
-    fn open(&mut self, n: u32, key: &str, event: &RawView<'_>, offset: i64) -> Applied {
+    fn open(&mut self, n: u32, key: &[u8], event: &RawView<'_>, offset: i64) -> Applied {
         let (rtype, rid) = (event.record_type, event.record_id);
         let prefix = &key[..key.len() - rid.len()];
         let origin = self.origins.get([
@@ -264,7 +272,7 @@ impl PartitionCollator {
             if !Arc::ptr_eq(&slot.origin, &origin) {
                 slot.origin = origin;
             }
-            if slot.id.as_str() != rid {
+            if slot.id.as_bytes() != rid {
                 slot.id = RecordId::new(rid);
             }
             slot.open = Some(SessionWindow::open(key, event, offset));

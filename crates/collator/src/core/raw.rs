@@ -20,12 +20,14 @@ use schema::v1::{Action, RawEvent, User};
 use super::merge::Entry;
 use super::wire::{self, varint, ChangeView, Fields, Value};
 
-/// One `RawEvent`, borrowed from its encoding. `body` is not read. Strings the collator only
-/// copies or checks are kept as bytes (checked as UTF-8 all the same).
+/// One `RawEvent`, borrowed from its encoding. `body` is not read. Every string is kept as its
+/// bytes, checked as UTF-8 all the same: the collator only copies, compares and hashes them,
+/// and a `&str` would cost a second check of each (`from_utf8`). The one string it needs as
+/// a `&str`, the record's key, is checked once whole (`PartitionCollator::apply_view`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RawView<'a> {
-    pub integration_id: &'a str,
-    pub jira_site: &'a str,
+    pub integration_id: &'a [u8],
+    pub jira_site: &'a [u8],
     pub delivery_id: &'a [u8],
     pub retry_count: u32,
     pub received_at_ms: i64,
@@ -35,11 +37,11 @@ pub(crate) struct RawView<'a> {
     /// The encoded `User`, when the event has an actor.
     pub actor: Option<&'a [u8]>,
     /// The actor's `id` (empty without an actor).
-    pub actor_id: &'a str,
+    pub actor_id: &'a [u8],
     /// The encoded `RecordRef` of the record that changed.
     pub record: Option<&'a [u8]>,
-    pub record_type: &'a str,
-    pub record_id: &'a str,
+    pub record_type: &'a [u8],
+    pub record_id: &'a [u8],
     /// The encoded `RecordRef` of the record it belongs to.
     pub associated: Option<&'a [u8]>,
     pub action: i32,
@@ -53,9 +55,9 @@ pub(crate) struct RawView<'a> {
     /// The first changes, as read while their bytes were checked, so the live audit does not
     /// read them again (most events carry one to three).
     first_changes: [ChangeView<'a>; FIRST_CHANGES],
-    pub dedup_key: &'a str,
-    pub partition_key: &'a str,
-    pub workspace: &'a str,
+    pub dedup_key: &'a [u8],
+    pub partition_key: &'a [u8],
+    pub workspace: &'a [u8],
     pub known_event: bool,
     pub project: &'a [u8],
     pub flow: &'a [u8],
@@ -131,8 +133,8 @@ impl<'a> RawView<'a> {
                 _ => return None,
             };
             match (tag, value) {
-                (1, Value::Bytes(b)) => v.integration_id = utf8(b)?,
-                (2, Value::Bytes(b)) => v.jira_site = utf8(b)?,
+                (1, Value::Bytes(b)) => v.integration_id = checked(b)?,
+                (2, Value::Bytes(b)) => v.jira_site = checked(b)?,
                 (3, Value::Bytes(b)) => v.delivery_id = checked(b)?,
                 (4, Value::Varint(n)) => v.retry_count = n as u32,
                 (5, Value::Varint(n)) => v.received_at_ms = n as i64,
@@ -142,13 +144,12 @@ impl<'a> RawView<'a> {
                 // A message field sent twice is merged by prost: leave that to it.
                 (9, Value::Bytes(b)) if v.actor.is_none() => {
                     let [id, ..] = canonical_strings::<6>(b, &[])?;
-                    let id = id.map_or(Some(""), utf8)?;
-                    (v.actor, v.actor_id) = (Some(b), id);
+                    (v.actor, v.actor_id) = (Some(b), id.unwrap_or_default());
                 }
                 (10, Value::Bytes(b)) if v.record.is_none() => {
                     let [rtype, rid] = canonical_strings::<2>(b, &[])?;
-                    v.record_type = rtype.map_or(Some(""), utf8)?;
-                    v.record_id = rid.map_or(Some(""), utf8)?;
+                    v.record_type = rtype.unwrap_or_default();
+                    v.record_id = rid.unwrap_or_default();
                     v.record = Some(b);
                 }
                 (11, Value::Bytes(b)) if v.associated.is_none() => {
@@ -176,10 +177,10 @@ impl<'a> RawView<'a> {
                     changes = Some((changes.map_or(field_at, |(start, _)| start), end));
                     v.change_count += 1;
                 }
-                (14, Value::Bytes(b)) => v.dedup_key = utf8(b)?,
-                (15, Value::Bytes(b)) => v.partition_key = utf8(b)?,
+                (14, Value::Bytes(b)) => v.dedup_key = checked(b)?,
+                (15, Value::Bytes(b)) => v.partition_key = checked(b)?,
                 (16, Value::Bytes(_)) => {}
-                (17, Value::Bytes(b)) => v.workspace = utf8(b)?,
+                (17, Value::Bytes(b)) => v.workspace = checked(b)?,
                 (18, Value::Varint(n)) => v.known_event = n != 0,
                 (19, Value::Bytes(b)) => v.project = checked(b)?,
                 (20, Value::Bytes(b)) => v.flow = checked(b)?,
@@ -229,10 +230,6 @@ impl<'a> RawView<'a> {
     pub fn changes_field_len(&self) -> usize {
         self.changes_field_len
     }
-}
-
-fn utf8(b: &[u8]) -> Option<&str> {
-    std::str::from_utf8(b).ok()
 }
 
 /// `b` if it is valid UTF-8, checked without making a `&str`: most strings are ASCII, which
@@ -287,7 +284,7 @@ impl Entry for RawView<'_> {
         Action::try_from(self.action).unwrap_or_default()
     }
     fn actor_id(&self) -> Option<&[u8]> {
-        self.actor.map(|_| self.actor_id.as_bytes())
+        self.actor.map(|_| self.actor_id)
     }
     fn actor(&self) -> Option<User> {
         self.actor.map(wire::decode_user)

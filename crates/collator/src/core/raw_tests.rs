@@ -16,8 +16,8 @@ use super::PartitionCollator;
 /// Every value the view reads is the one prost decoded; every message it keeps as bytes is
 /// prost's encoding of the decoded message.
 fn assert_reads_as(v: &RawView<'_>, e: &RawEvent) {
-    assert_eq!(v.integration_id, e.integration_id);
-    assert_eq!(v.jira_site, e.jira_site);
+    assert_eq!(v.integration_id, e.integration_id.as_bytes());
+    assert_eq!(v.jira_site, e.jira_site.as_bytes());
     assert_eq!(v.delivery_id, e.delivery_id.as_bytes());
     assert_eq!(v.retry_count, e.retry_count);
     assert_eq!(v.received_at_ms, e.received_at_ms);
@@ -28,7 +28,10 @@ fn assert_reads_as(v: &RawView<'_>, e: &RawEvent) {
         v.actor,
         e.actor.as_ref().map(|a| a.encode_to_vec()).as_deref()
     );
-    assert_eq!(v.actor_id, e.actor.as_ref().map_or("", |a| a.id.as_str()));
+    assert_eq!(
+        v.actor_id,
+        e.actor.as_ref().map_or(&b""[..], |a| a.id.as_bytes())
+    );
     assert_eq!(
         v.record,
         e.record.as_ref().map(|r| r.encode_to_vec()).as_deref()
@@ -37,7 +40,10 @@ fn assert_reads_as(v: &RawView<'_>, e: &RawEvent) {
         .record
         .as_ref()
         .map_or(("", ""), |r| (r.r#type.as_str(), r.id.as_str()));
-    assert_eq!((v.record_type, v.record_id), (rtype, rid));
+    assert_eq!(
+        (v.record_type, v.record_id),
+        (rtype.as_bytes(), rid.as_bytes())
+    );
     let associated = e.associated.as_ref().map(|r| r.encode_to_vec());
     assert_eq!(v.associated, associated.as_deref());
     assert_eq!(v.action, e.action);
@@ -47,9 +53,9 @@ fn assert_reads_as(v: &RawView<'_>, e: &RawEvent) {
     assert_eq!(v.change_count, e.changes.len());
     let views: Vec<ChangeView<'_>> = e.changes.iter().map(ChangeView::from).collect();
     assert_eq!(v.change_views().collect::<Vec<_>>(), views);
-    assert_eq!(v.dedup_key, e.dedup_key);
-    assert_eq!(v.partition_key, e.partition_key);
-    assert_eq!(v.workspace, e.workspace);
+    assert_eq!(v.dedup_key, e.dedup_key.as_bytes());
+    assert_eq!(v.partition_key, e.partition_key.as_bytes());
+    assert_eq!(v.workspace, e.workspace.as_bytes());
     assert_eq!(v.known_event, e.known_event);
     assert_eq!(v.project, e.project.as_bytes());
     assert_eq!(v.flow, e.flow.as_bytes());

@@ -10,7 +10,7 @@ use schema::v1::ClosedRecord;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::window::SessionWindow;
-use super::wire::put_len;
+use super::wire::{as_str, put_len};
 
 /// What the records of one site, type, integration and workspace share.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,13 +33,15 @@ pub(crate) struct Origins {
 }
 
 impl Origins {
-    pub fn get(&mut self, parts: [&str; 5]) -> Arc<Origin> {
+    /// The origin of these parts (key prefix, site, type, integration, workspace): UTF-8, as
+    /// a raw record's strings are once read (`raw`).
+    pub fn get(&mut self, parts: [&[u8]; 5]) -> Arc<Origin> {
         let matches = |o: &Origin| {
-            *o.key_prefix == *parts[0]
-                && *o.jira_site == *parts[1]
-                && *o.record_type == *parts[2]
-                && *o.integration_id == *parts[3]
-                && *o.workspace == *parts[4]
+            *o.key_prefix.as_bytes() == *parts[0]
+                && *o.jira_site.as_bytes() == *parts[1]
+                && *o.record_type.as_bytes() == *parts[2]
+                && *o.integration_id.as_bytes() == *parts[3]
+                && *o.workspace.as_bytes() == *parts[4]
         };
         if let Some(o) = self.all.get(self.last).filter(|o| matches(o)) {
             return Arc::clone(o);
@@ -52,7 +54,8 @@ impl Origins {
             self.all.retain(|o| Arc::strong_count(o) > 1);
             self.swept_at = self.all.len();
         }
-        let [key_prefix, jira_site, record_type, integration_id, workspace] = parts.map(Box::from);
+        let [key_prefix, jira_site, record_type, integration_id, workspace] =
+            parts.map(|p| Box::from(as_str(p)));
         self.all.push(Arc::new(Origin {
             key_prefix,
             jira_site,
@@ -73,20 +76,28 @@ pub(crate) enum RecordId {
 }
 
 impl RecordId {
-    pub fn new(id: &str) -> Self {
+    /// The id of UTF-8 bytes (a `&str`'s, or a raw record's once read).
+    pub fn new(id: &[u8]) -> Self {
         let mut bytes = [0u8; 22];
         match (u8::try_from(id.len()), bytes.get_mut(..id.len())) {
             (Ok(len), Some(b)) => {
-                b.copy_from_slice(id.as_bytes());
+                b.copy_from_slice(id);
                 RecordId::Inline(len, bytes)
             }
-            _ => RecordId::Heap(id.into()),
+            _ => RecordId::Heap(as_str(id).into()),
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            RecordId::Inline(len, b) => &b[..usize::from(*len)],
+            RecordId::Heap(s) => s.as_bytes(),
         }
     }
 
     pub fn as_str(&self) -> &str {
         match self {
-            RecordId::Inline(len, b) => super::wire::as_str(&b[..usize::from(*len)]),
+            RecordId::Inline(len, b) => as_str(&b[..usize::from(*len)]),
             RecordId::Heap(s) => s,
         }
     }
@@ -117,8 +128,8 @@ impl Slot {
         self.open.is_some() || self.closed.is_some()
     }
 
-    pub fn key_is(&self, key: &str) -> bool {
-        let (p, id) = (&*self.origin.key_prefix, self.id.as_str());
+    pub fn key_is(&self, key: &[u8]) -> bool {
+        let (p, id) = (self.origin.key_prefix.as_bytes(), self.id.as_bytes());
         key.len() == p.len() + id.len() && key.starts_with(p) && key.ends_with(id)
     }
 
@@ -176,8 +187,8 @@ impl Slot {
     }
 }
 
-pub(crate) fn key_hash(key: &str) -> u64 {
-    xxh3_64(key.as_bytes())
+pub(crate) fn key_hash(key: &[u8]) -> u64 {
+    xxh3_64(key)
 }
 
 /// The slab and its index. Slots are numbered for life; a freed number is reused.
@@ -216,7 +227,7 @@ impl Records {
     }
 
     /// The slot of `key` (whose hash is `hash`), present or forgotten.
-    pub fn find(&self, key: &str, hash: u64) -> Option<u32> {
+    pub fn find(&self, key: &[u8], hash: u64) -> Option<u32> {
         if self.index.is_empty() {
             return None;
         }
@@ -278,7 +289,7 @@ impl Records {
             return;
         }
         s.write_key(key_buf);
-        let tag = key_hash(key_buf) & 0xffff_ffff;
+        let tag = key_hash(key_buf.as_bytes()) & 0xffff_ffff;
         let word = (tag << 32) | (u64::from(slot) + 1);
         let mask = self.mask();
         let Some(mut hole) = (0..self.index.len())

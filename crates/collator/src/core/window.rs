@@ -96,7 +96,7 @@ fn put_record_ref(tag: u32, r: &RecordRef, buf: &mut Vec<u8>) {
 impl SessionWindow {
     /// Opens a window with its first event. `record_key` is the slot's key, `origin` its
     /// interned origin (built from this event).
-    pub(crate) fn open(record_key: &str, event: &RawView<'_>, offset: i64) -> Self {
+    pub(crate) fn open(record_key: &[u8], event: &RawView<'_>, offset: i64) -> Self {
         let mut flags = 0;
         let mut extra = Vec::new();
         if event.record.is_some() {
@@ -287,7 +287,7 @@ impl SessionWindow {
     /// duplicate delivery: applied once, but it still widens the window's bounds).
     pub(crate) fn insert(&mut self, event: &RawView<'_>, offset: i64) -> bool {
         self.widen(event.received_at_ms);
-        let dedup = event.dedup_key.as_bytes();
+        let dedup = event.dedup_key;
         let key = (entry_time(event.event_time_ms, event.received_at_ms), dedup);
         let before = self.entries.len();
         let at = if !self.index.may_hold(dedup)

@@ -38,7 +38,7 @@ proptest! {
                 Some(w) => {
                     w.insert(&view, i as i64);
                 }
-                None => window = Some(SessionWindow::open("k", &view, i as i64)),
+                None => window = Some(SessionWindow::open(b"k", &view, i as i64)),
             }
             let w = window.as_ref().expect("opened");
             prop_assert_eq!(w.index, EntryIndex::of(&w.entries));
