@@ -78,5 +78,8 @@ mod tests {
         assert_ne!(hash(&[&long, b"c"]), hash(&[&long, b"d"]));
         assert_eq!(hash(&[&long, b"c"]), hash(&[&long, b"c"]));
         assert_eq!(live_id(k.as_bytes(), b"d1"), live_audit_id(&k, "d1"));
+        let mut built = Vec::new();
+        write_record_key(&mut built, b"https://x.atlassian.net", b"issue", b"10001");
+        assert_eq!(built, k.as_bytes());
     }
 }

@@ -102,7 +102,7 @@ impl PartitionCollator {
         self.records.slots().filter(|r| r.open.is_some()).count()
     }
 
-    /// The slot of `key` (as in `key_buf`), made if the key has none.
+    /// The slot of `key` (whose record id is `id`), made if the key has none.
     fn slot_of(
         &mut self,
         key: &[u8],

@@ -22,8 +22,8 @@ use super::wire::{self, varint, ChangeView, Fields, Value};
 
 /// One `RawEvent`, borrowed from its encoding. `body` is not read. Every string is kept as its
 /// bytes, checked as UTF-8 all the same: the collator only copies, compares and hashes them,
-/// and a `&str` would cost a second check of each (`from_utf8`). The one string it needs as
-/// a `&str`, the record's key, is checked once whole (`PartitionCollator::apply_view`).
+/// and a `&str` would cost a second check of each (`from_utf8`). The record's key is built
+/// from them as bytes, and made a `&str` only where a window closes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct RawView<'a> {
     pub integration_id: &'a [u8],

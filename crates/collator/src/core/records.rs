@@ -165,25 +165,19 @@ impl Slot {
         buf
     }
 
-    /// The order of the keys as strings (`BTreeSet<String>` order).
+    /// The order of the keys as strings (`BTreeSet<String>` order), which for UTF-8 is the
+    /// order of their bytes.
     pub fn key_cmp(&self, other: &Slot) -> Ordering {
-        if Arc::ptr_eq(&self.origin, &other.origin)
-            || self.origin.key_prefix == other.origin.key_prefix
-        {
-            return self.id.as_str().cmp(other.id.as_str());
+        let (a, b) = (
+            self.origin.key_prefix.as_bytes(),
+            other.origin.key_prefix.as_bytes(),
+        );
+        if Arc::ptr_eq(&self.origin, &other.origin) || a == b {
+            return self.id.as_bytes().cmp(other.id.as_bytes());
         }
-        let a = self
-            .origin
-            .key_prefix
-            .bytes()
-            .chain(self.id.as_str().bytes());
-        a.cmp(
-            other
-                .origin
-                .key_prefix
-                .bytes()
-                .chain(other.id.as_str().bytes()),
-        )
+        a.iter()
+            .chain(self.id.as_bytes())
+            .cmp(b.iter().chain(other.id.as_bytes()))
     }
 }
 
