@@ -185,10 +185,19 @@ pub(crate) fn key_hash(key: &[u8]) -> u64 {
     xxh3_64(key)
 }
 
-/// The slab and its index. Slots are numbered for life; a freed number is reused.
+/// Slots per chunk of the slab.
+const CHUNK: usize = 1024;
+
+/// The slab and its index. Slots are numbered for life; a freed number is reused. The slab
+/// is kept in chunks of [`CHUNK`] slots: a slot holds its open window inline, so a single
+/// vector of them, grown by doubling, copied every slot at each growth and briefly held
+/// twice the memory (a collator filling to a million windows moved some 200 MB); a new chunk
+/// moves nothing.
 #[derive(Debug, Default)]
 pub(crate) struct Records {
-    slots: Vec<Option<Slot>>,
+    chunks: Vec<Box<[Option<Slot>; CHUNK]>>,
+    /// Slots numbered so far (the slab's length).
+    numbered: usize,
     free: Vec<u32>,
     /// Open addressing, linear probing: `(low 32 bits of the key's hash) << 32 | slot + 1`,
     /// 0 when empty. Never more than three quarters full.
@@ -197,16 +206,26 @@ pub(crate) struct Records {
 }
 
 impl Records {
+    fn entry(&self, slot: u32) -> Option<&Option<Slot>> {
+        let n = slot as usize;
+        Some(&self.chunks.get(n / CHUNK)?[n % CHUNK])
+    }
+
+    fn entry_mut(&mut self, slot: u32) -> Option<&mut Option<Slot>> {
+        let n = slot as usize;
+        Some(&mut self.chunks.get_mut(n / CHUNK)?[n % CHUNK])
+    }
+
     pub fn get(&self, slot: u32) -> Option<&Slot> {
-        self.slots.get(slot as usize).and_then(Option::as_ref)
+        self.entry(slot).and_then(Option::as_ref)
     }
 
     pub fn get_mut(&mut self, slot: u32) -> Option<&mut Slot> {
-        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+        self.entry_mut(slot).and_then(Option::as_mut)
     }
 
     pub fn slots(&self) -> impl Iterator<Item = &Slot> {
-        self.slots.iter().flatten()
+        self.chunks.iter().flat_map(|c| c.iter().flatten())
     }
 
     pub fn key_cmp(&self, a: u32, b: u32) -> Ordering {
@@ -243,15 +262,18 @@ impl Records {
     /// Adds a slot for a key [`find`](Self::find) did not find.
     pub fn insert(&mut self, hash: u64, slot: Slot) -> u32 {
         let n = match self.free.pop() {
-            Some(n) => {
-                self.slots[n as usize] = Some(slot);
+            Some(n) => n,
+            None => {
+                let n = u32::try_from(self.numbered).expect("fewer than 2^32 records");
+                if self.numbered.is_multiple_of(CHUNK) {
+                    let chunk: Box<[Option<Slot>]> = (0..CHUNK).map(|_| None).collect();
+                    self.chunks.push(chunk.try_into().expect("CHUNK slots"));
+                }
+                self.numbered += 1;
                 n
             }
-            None => {
-                self.slots.push(Some(slot));
-                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 records")
-            }
         };
+        *self.entry_mut(n).expect("a numbered slot") = Some(slot);
         if (self.used + 1) * 4 > self.index.len() * 3 {
             self.grow();
         }
@@ -309,7 +331,9 @@ impl Records {
         }
         self.index[hole] = 0;
         self.used -= 1;
-        self.slots[slot as usize] = None;
+        if let Some(e) = self.entry_mut(slot) {
+            *e = None;
+        }
         self.free.push(slot);
     }
 }

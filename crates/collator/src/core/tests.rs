@@ -483,3 +483,49 @@ fn restore_then_replay_from_an_older_offset_reproduces_the_same_audits() {
     emitted.extend(second.take_audits());
     assert_eq!(emitted, expected);
 }
+
+/// An update of issue `id` setting its status to `to`.
+fn event_on(id: &str, dedup: &str, at: i64, to: &str) -> RawEvent {
+    let mut e = event(dedup, "ann", at, at, vec![change("status", None, Some(to))]);
+    e.record = Some(RecordRef {
+        r#type: "issue".into(),
+        id: id.into(),
+    });
+    e.partition_key = format!("{SITE}|issue|{id}");
+    e
+}
+
+/// Each record's audit carries that record and its own change, for more records than one
+/// chunk of the slab holds, and again once the forgotten records' slots are reused.
+#[test]
+fn records_beyond_one_slab_chunk_keep_their_own_windows() {
+    let mut c = collator();
+    let mut offset = 0;
+    for (round, at) in [(0, T0), (1, T0 + 7_200_000)] {
+        for i in 0..2_500 {
+            let id = format!("{}", 20_000 + round * 10_000 + i);
+            c.apply(
+                &event_on(&id, &format!("d{id}"), at, &format!("v{id}")),
+                offset,
+            );
+            offset += 1;
+        }
+        c.advance(at + GAP);
+        let audits = c.take_audits();
+        assert_eq!(audits.len(), 2_500);
+        let mut seen = std::collections::HashSet::new();
+        for a in &audits {
+            let id = &a.auditable.as_ref().expect("a record").id;
+            assert_eq!(a.changes.len(), 1);
+            assert_eq!(
+                a.changes[0].value.as_deref(),
+                Some(format!("v{id}").as_str())
+            );
+            assert!(seen.insert(id.clone()), "one audit per record");
+        }
+        // Past retention: every record is forgotten and its slot freed for the next round.
+        c.advance(at + GAP + 3_600_000);
+        c.take_dirty();
+    }
+    assert_eq!(c.open_windows(), 0);
+}
