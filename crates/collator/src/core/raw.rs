@@ -63,6 +63,10 @@ pub(crate) struct RawView<'a> {
     pub flow: &'a [u8],
 }
 
+/// The tags of a `FieldChange`'s `optional` strings (`from`, `from_string`, `to`,
+/// `to_string`), as bits for [`canonical_strings`].
+const OPTIONAL_CHANGE_STRINGS: u32 = 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6;
+
 /// How many changes a view keeps read (most events carry one to three).
 pub(crate) const FIRST_CHANGES: usize = 4;
 
@@ -143,17 +147,17 @@ impl<'a> RawView<'a> {
                 (8, Value::Bytes(b)) => v.issue_event_type = checked(b)?,
                 // A message field sent twice is merged by prost: leave that to it.
                 (9, Value::Bytes(b)) if v.actor.is_none() => {
-                    let [id, ..] = canonical_strings::<6>(b, &[])?;
+                    let [id, ..] = canonical_strings::<6>(b, 0)?;
                     (v.actor, v.actor_id) = (Some(b), id.unwrap_or_default());
                 }
                 (10, Value::Bytes(b)) if v.record.is_none() => {
-                    let [rtype, rid] = canonical_strings::<2>(b, &[])?;
+                    let [rtype, rid] = canonical_strings::<2>(b, 0)?;
                     v.record_type = rtype.unwrap_or_default();
                     v.record_id = rid.unwrap_or_default();
                     v.record = Some(b);
                 }
                 (11, Value::Bytes(b)) if v.associated.is_none() => {
-                    canonical_strings::<2>(b, &[])?;
+                    canonical_strings::<2>(b, 0)?;
                     v.associated = Some(b);
                 }
                 (12, Value::Varint(n)) => v.action = n as i32,
@@ -161,7 +165,7 @@ impl<'a> RawView<'a> {
                     // `from`, `from_string`, `to` and `to_string` are `optional`: present when
                     // empty.
                     let [field_id, field_name, from, from_string, to, to_string] =
-                        canonical_strings::<6>(b, &[3, 4, 5, 6])?;
+                        canonical_strings::<6>(b, OPTIONAL_CHANGE_STRINGS)?;
                     if let Some(c) = v.first_changes.get_mut(v.change_count) {
                         *c = ChangeView {
                             field_id: field_id.unwrap_or_default(),
@@ -240,34 +244,45 @@ fn checked(b: &[u8]) -> Option<&[u8]> {
 
 /// The string fields 1..=N of a message whose fields are all strings, if `buf` is exactly
 /// prost's encoding of it: known tags in increasing order, each once, with the shortest
-/// varints, valid UTF-8, and an empty value only for the `optional` tags (proto3 leaves out
-/// an empty plain string). Copying such bytes is copying what prost would write. The values
-/// are checked as UTF-8 and returned as bytes: once for the whole message when it is ASCII
-/// (most are, and each check of a short string has a fixed cost), else one by one.
-fn canonical_strings<'a, const N: usize>(
-    mut buf: &'a [u8],
-    optional: &[u32],
-) -> Option<[Option<&'a [u8]>; N]> {
+/// varints, valid UTF-8, and an empty value only for the tags whose bit is set in `optional`
+/// (proto3 leaves out an empty plain string). Copying such bytes is copying what prost would
+/// write. The values are checked as UTF-8 and returned as bytes: once for the whole message
+/// when it is ASCII (most are, and each check of a short string has a fixed cost), else one
+/// by one.
+///
+/// Read by index, with the key and the common lengths taken as the bytes they are: a key of
+/// tag 1 to 15 and wire type 2 is one byte below 0x80 (any other key is refused here, as a
+/// longer key names a tag beyond `N`), and a length is mostly one byte, else two.
+fn canonical_strings<const N: usize>(buf: &[u8], optional: u32) -> Option<[Option<&[u8]>; N]> {
     let mut out = [None; N];
-    let mut last_tag = 0;
     let ascii = buf.is_ascii();
-    while !buf.is_empty() {
-        let key = varint_shortest(&mut buf)?;
-        let tag = u32::try_from(key >> 3).ok()?;
-        if key & 7 != 2 || tag <= last_tag || tag as usize > N {
+    let mut last_tag = 0;
+    let mut at = 0;
+    while let Some(&key) = buf.get(at) {
+        let tag = usize::from(key >> 3);
+        if key & 0x87 != 2 || tag <= last_tag || tag > N {
             return None;
         }
         last_tag = tag;
-        let len = usize::try_from(varint_shortest(&mut buf)?).ok()?;
-        if len == 0 && !optional.contains(&tag) {
+        let first = *buf.get(at + 1)?;
+        let len = if first < 0x80 {
+            at += 2;
+            usize::from(first)
+        } else {
+            let mut rest = &buf[at + 1..];
+            let len = usize::try_from(varint_shortest(&mut rest)?).ok()?;
+            at = buf.len() - rest.len();
+            len
+        };
+        if len == 0 && optional & (1 << tag) == 0 {
             return None;
         }
-        let (value, rest) = (buf.get(..len)?, buf.get(len..)?);
-        buf = rest;
+        let value = buf.get(at..at.checked_add(len)?)?;
+        at += len;
         if !(ascii || wire::valid_utf8(value)) {
             return None;
         }
-        out[tag as usize - 1] = Some(value);
+        *out.get_mut(tag - 1)? = Some(value);
     }
     Some(out)
 }

@@ -61,8 +61,14 @@ fn assert_reads_as(v: &RawView<'_>, e: &RawEvent) {
     assert_eq!(v.flow, e.flow.as_bytes());
 }
 
+/// Empty, short, or long enough that its length takes two varint bytes.
 fn text() -> impl Strategy<Value = String> {
-    prop_oneof![Just(String::new()), "[a-z|]{1,4}", "\\PC{0,6}"]
+    prop_oneof![
+        4 => Just(String::new()),
+        4 => "[a-z|]{1,4}",
+        4 => "\\PC{0,6}",
+        1 => "[a-zé]{100,200}",
+    ]
 }
 
 fn user() -> impl Strategy<Value = User> {
