@@ -261,15 +261,19 @@ impl PartitionCollator {
     fn open(&mut self, n: u32, key: &[u8], event: &RawView<'_>, offset: i64) -> Applied {
         let (rtype, rid) = (event.record_type, event.record_id);
         let prefix = &key[..key.len() - rid.len()];
-        let origin = self.origins.get([
+        let parts = [
             prefix,
             event.jira_site,
             rtype,
             event.integration_id,
             event.workspace,
-        ]);
+        ];
+        // A new record's slot was just made with this origin; a record seen before may
+        // reopen from another integration or workspace.
+        let moved = self.records.get(n).is_some_and(|s| !s.origin.is(&parts));
+        let origin = moved.then(|| self.origins.get(parts));
         if let Some(slot) = self.records.get_mut(n) {
-            if !Arc::ptr_eq(&slot.origin, &origin) {
+            if let Some(origin) = origin {
                 slot.origin = origin;
             }
             if slot.id.as_bytes() != rid {

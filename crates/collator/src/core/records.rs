@@ -23,6 +23,17 @@ pub(crate) struct Origin {
     pub workspace: Box<str>,
 }
 
+impl Origin {
+    /// Whether this is the origin of these parts (as [`Origins::get`] takes them).
+    pub fn is(&self, parts: &[&[u8]; 5]) -> bool {
+        *self.key_prefix.as_bytes() == *parts[0]
+            && *self.jira_site.as_bytes() == *parts[1]
+            && *self.record_type.as_bytes() == *parts[2]
+            && *self.integration_id.as_bytes() == *parts[3]
+            && *self.workspace.as_bytes() == *parts[4]
+    }
+}
+
 /// The per-partition interner of origins. A partition sees few of them; the last one found
 /// answers almost every lookup. Origins no record uses any more are dropped as the set grows.
 #[derive(Debug, Default)]
@@ -36,13 +47,7 @@ impl Origins {
     /// The origin of these parts (key prefix, site, type, integration, workspace): UTF-8, as
     /// a raw record's strings are once read (`raw`).
     pub fn get(&mut self, parts: [&[u8]; 5]) -> Arc<Origin> {
-        let matches = |o: &Origin| {
-            *o.key_prefix.as_bytes() == *parts[0]
-                && *o.jira_site.as_bytes() == *parts[1]
-                && *o.record_type.as_bytes() == *parts[2]
-                && *o.integration_id.as_bytes() == *parts[3]
-                && *o.workspace.as_bytes() == *parts[4]
-        };
+        let matches = |o: &Origin| o.is(&parts);
         if let Some(o) = self.all.get(self.last).filter(|o| matches(o)) {
             return Arc::clone(o);
         }

@@ -529,3 +529,25 @@ fn records_beyond_one_slab_chunk_keep_their_own_windows() {
     }
     assert_eq!(c.open_windows(), 0);
 }
+
+/// A record whose next window comes from another workspace writes that workspace in the
+/// next audit: the window's origin is the event's, not the one the slot was made with.
+#[test]
+fn a_reopened_record_takes_the_origin_of_its_new_window() {
+    let mut c = collator();
+    let mut first = event_on("10001", "d1", T0, "a");
+    first.workspace = "ws-a".into();
+    let mut second = event_on("10001", "d2", T0 + 2 * GAP, "b");
+    second.workspace = "ws-b".into();
+    second.integration_id = "jira-2".into();
+    c.apply(&first, 0);
+    c.advance(T0 + GAP);
+    c.apply(&second, 1);
+    c.advance(T0 + 3 * GAP);
+    let audits = c.take_audits();
+    let origins: Vec<_> = audits
+        .iter()
+        .map(|a| (a.workspace.as_str(), a.integration_id.as_str()))
+        .collect();
+    assert_eq!(origins, [("ws-a", "jira-1"), ("ws-b", "jira-2")]);
+}
