@@ -551,3 +551,20 @@ fn a_reopened_record_takes_the_origin_of_its_new_window() {
         .collect();
     assert_eq!(origins, [("ws-a", "jira-1"), ("ws-b", "jira-2")]);
 }
+
+/// A configured field makes an update interesting by its id or its name, in any case; a
+/// name that differs by a letter does not.
+#[test]
+fn interesting_fields_match_by_id_or_name_ignoring_case() {
+    let named = |id: &str, name: &str| {
+        let mut c = change(id, Some("a"), Some("b"));
+        c.field_name = name.into();
+        run_all(&[event("d1", "ann", T0, T0, vec![c])])[0].interesting
+    };
+    assert!(named("status", "Status"));
+    assert!(named("STATUS", "State"));
+    assert!(named("customfield_1", "sTaTuS"));
+    assert!(!named("statue", "Statue"));
+    assert!(!named("xtatus", "Xtatus"));
+    assert!(!named("customfield_1", "Status of work"));
+}
