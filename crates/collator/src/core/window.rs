@@ -18,7 +18,7 @@ use super::raw::RawView;
 use super::records::Origin;
 use super::wire::{self, put_bytes, put_i64, put_len, put_str, str_len, EntryView};
 use super::Settings;
-use entries::{entry_time, frames, put_entry, sort_key, EntryIndex, ENTRIES};
+use entries::{entry_time, frames, key_bit, put_entry, sort_key, EntryIndex, ENTRIES};
 
 /// `record` is `{type: origin's record type, id: the key's id}`.
 const RECORD_FROM_KEY: u8 = 1;
@@ -290,7 +290,8 @@ impl SessionWindow {
         let dedup = event.dedup_key;
         let key = (entry_time(event.event_time_ms, event.received_at_ms), dedup);
         let before = self.entries.len();
-        let at = if !self.index.may_hold(dedup)
+        let bit = key_bit(dedup);
+        let at = if !self.index.may_hold(bit)
             && self
                 .index
                 .last(&self.entries)
@@ -333,7 +334,7 @@ impl SessionWindow {
             self.entries.splice(at..at, one);
         }
         let len = self.entries.len() - before;
-        self.index.inserted(dedup, at, len, before);
+        self.index.inserted(bit, at, len, before);
         true
     }
 

@@ -37,9 +37,9 @@ impl EntryIndex {
         index
     }
 
-    /// Whether an entry may have this dedup key (`false`: none has).
-    pub fn may_hold(&self, dedup_key: &[u8]) -> bool {
-        self.keys & key_bit(dedup_key) != 0
+    /// Whether an entry may have a dedup key of this [`key_bit`] (`false`: none has).
+    pub fn may_hold(&self, key_bit: u32) -> bool {
+        self.keys & key_bit != 0
     }
 
     /// The last entry's frame, if any.
@@ -49,10 +49,10 @@ impl EntryIndex {
             .map(|(_, body)| body)
     }
 
-    /// An entry with `dedup_key` was inserted at `at`, `len` bytes long, into a buffer of
-    /// `before` bytes.
-    pub fn inserted(&mut self, dedup_key: &[u8], at: usize, len: usize, before: usize) {
-        self.keys |= key_bit(dedup_key);
+    /// An entry whose dedup key has this [`key_bit`] was inserted at `at`, `len` bytes long,
+    /// into a buffer of `before` bytes.
+    pub fn inserted(&mut self, key_bit: u32, at: usize, len: usize, before: usize) {
+        self.keys |= key_bit;
         if at == before {
             self.last_at = at as u32;
         } else {
@@ -61,7 +61,9 @@ impl EntryIndex {
     }
 }
 
-fn key_bit(dedup_key: &[u8]) -> u32 {
+/// The dedup key's bit in the filter (hashed once per insert, for the question and the
+/// answer).
+pub(super) fn key_bit(dedup_key: &[u8]) -> u32 {
     1 << (xxh3_64(dedup_key) & 31)
 }
 
