@@ -215,15 +215,10 @@ pub(crate) fn action<E: Entry>(entries: &[E]) -> Action {
 }
 
 /// Creates and destroys always are; an update is when one of its fields is configured so.
-/// A name of another length or first letter is passed over at once, and Jira's field ids
-/// are mostly lower case already, as the configured names are: an exact match is tried
-/// before the byte-by-byte comparison that ignores case.
+/// Jira's field ids are mostly lower case already, as the configured names are: an exact
+/// match is tried before the byte-by-byte comparison that ignores case.
 pub(crate) fn interesting(action: Action, fields: &[MergedChange<'_>], s: &Settings) -> bool {
-    let names = |f: &[u8], c: &[u8]| {
-        f.len() == c.len()
-            && f.first().map(u8::to_ascii_lowercase) == c.first().map(u8::to_ascii_lowercase)
-            && (f == c || f.eq_ignore_ascii_case(c))
-    };
+    let names = |f: &[u8], c: &[u8]| f == c || f.eq_ignore_ascii_case(c);
     action != Action::Update
         || fields.iter().any(|MergedChange(c)| {
             s.interesting_fields.iter().any(|f| {

@@ -102,19 +102,20 @@ impl PartitionCollator {
         self.records.slots().filter(|r| r.open.is_some()).count()
     }
 
-    /// The slot of `key` (whose record id is `id`), made if the key has none.
+    /// The slot of `key` (whose record id is `id`), made if the key has none, and whether it
+    /// was made now (with `origin`'s origin).
     fn slot_of(
         &mut self,
         key: &[u8],
         origin: impl FnOnce(&mut Origins) -> Arc<super::records::Origin>,
         id: &[u8],
-    ) -> u32 {
+    ) -> (u32, bool) {
         let hash = key_hash(key);
         match self.records.find(key, hash) {
-            Some(n) => n,
+            Some(n) => (n, false),
             None => {
                 let origin = origin(&mut self.origins);
-                self.records.insert(
+                let n = self.records.insert(
                     hash,
                     Slot {
                         origin,
@@ -126,7 +127,8 @@ impl PartitionCollator {
                         scheduled_pending: false,
                         dirty: false,
                     },
-                )
+                );
+                (n, true)
             }
         }
     }
@@ -155,7 +157,7 @@ impl PartitionCollator {
             None => self.origins.get([prefix.as_bytes(), b"", b"", b"", b""]),
         };
         let window = open.map(|w| SessionWindow::from_state(&w, &key, id, &origin));
-        let n = self.slot_of(key.as_bytes(), |_| Arc::clone(&origin), id.as_bytes());
+        let (n, _) = self.slot_of(key.as_bytes(), |_| Arc::clone(&origin), id.as_bytes());
         if let Some(slot) = self.records.get_mut(n) {
             slot.origin = origin;
             slot.id = RecordId::new(id.as_bytes());
@@ -200,7 +202,7 @@ impl PartitionCollator {
                 event.workspace,
             ])
         };
-        let n = self.slot_of(&key, origin_of, rid);
+        let (n, made) = self.slot_of(&key, origin_of, rid);
         let s = Arc::clone(&self.settings);
         let wm = self.watermark;
         // A window the event cannot join is past its deadline: the event arrived behind the
@@ -237,7 +239,7 @@ impl PartitionCollator {
                     Applied::Duplicate
                 }
             }
-            _ => self.open(n, &key, event, offset),
+            _ => self.open(n, made, &key, event, offset),
         };
         match outcome {
             Applied::Opened | Applied::Joined => {
@@ -258,25 +260,28 @@ impl PartitionCollator {
         outcome
     }
 
-    fn open(&mut self, n: u32, key: &[u8], event: &RawView<'_>, offset: i64) -> Applied {
+    /// Opens a window in slot `n`; `made`: the slot was made for this event, with its origin.
+    fn open(
+        &mut self,
+        n: u32,
+        made: bool,
+        key: &[u8],
+        event: &RawView<'_>,
+        offset: i64,
+    ) -> Applied {
         let (rtype, rid) = (event.record_type, event.record_id);
         let prefix = &key[..key.len() - rid.len()];
-        let parts = [
-            prefix,
-            event.jira_site,
-            rtype,
-            event.integration_id,
-            event.workspace,
-        ];
-        // A new record's slot was just made with this origin; a record seen before may
-        // reopen from another integration or workspace.
-        let moved = self.records.get(n).is_some_and(|s| !s.origin.is(&parts));
-        let origin = moved.then(|| self.origins.get(parts));
         if let Some(slot) = self.records.get_mut(n) {
-            if let Some(origin) = origin {
-                slot.origin = origin;
-            }
-            if slot.id.as_bytes() != rid {
+            // A record seen before may reopen from another integration or workspace.
+            let parts = [
+                prefix,
+                event.jira_site,
+                rtype,
+                event.integration_id,
+                event.workspace,
+            ];
+            if !made && !slot.origin.is(&parts) {
+                slot.origin = self.origins.get(parts);
                 slot.id = RecordId::new(rid);
             }
             slot.open = Some(SessionWindow::open(key, event, offset));
