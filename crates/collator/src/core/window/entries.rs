@@ -16,13 +16,19 @@ use crate::core::wire::{
 /// `SessionWindowState.entries`.
 pub(super) const ENTRIES: u32 = 8;
 
-/// What a window knows of its entries without reading them: a 32-bit filter of their dedup
-/// keys (a key whose bit is clear is in no entry) and where the last one starts. Most changes
+/// What a window knows of its entries without reading them: a 64-bit filter of their dedup
+/// keys, two bits a key (a key with either bit clear is in no entry), and where the last one
+/// starts. A window of ten entries sends some 7 % of new keys to read every entry (one bit
+/// in 32 sent 27 %). Most changes
 /// are new and come after every entry already there: inserting them reads only the last
 /// entry's head instead of every entry's.
+///
+/// Packed to 4-byte alignment, so its 12 bytes and the window's flags fit the window's
+/// 64 bytes (a record's slot holds its window inline).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C, packed(4))]
 pub(super) struct EntryIndex {
-    keys: u32,
+    keys: u64,
     last_at: u32,
 }
 
@@ -37,9 +43,9 @@ impl EntryIndex {
         index
     }
 
-    /// Whether an entry may have a dedup key of this [`key_bit`] (`false`: none has).
-    pub fn may_hold(&self, key_bit: u32) -> bool {
-        self.keys & key_bit != 0
+    /// Whether an entry may have a dedup key of these [`key_bit`]s (`false`: none has).
+    pub fn may_hold(&self, key_bit: u64) -> bool {
+        self.keys & key_bit == key_bit
     }
 
     /// The last entry's frame, if any.
@@ -51,7 +57,7 @@ impl EntryIndex {
 
     /// An entry whose dedup key has this [`key_bit`] was inserted at `at`, `len` bytes long,
     /// into a buffer of `before` bytes.
-    pub fn inserted(&mut self, key_bit: u32, at: usize, len: usize, before: usize) {
+    pub fn inserted(&mut self, key_bit: u64, at: usize, len: usize, before: usize) {
         self.keys |= key_bit;
         if at == before {
             self.last_at = at as u32;
@@ -61,10 +67,11 @@ impl EntryIndex {
     }
 }
 
-/// The dedup key's bit in the filter (hashed once per insert, for the question and the
-/// answer).
-pub(super) fn key_bit(dedup_key: &[u8]) -> u32 {
-    1 << (xxh3_64(dedup_key) & 31)
+/// The dedup key's two bits in the filter, from two 6-bit slices of one hash (hashed once per
+/// insert, for the question and the answer).
+pub(super) fn key_bit(dedup_key: &[u8]) -> u64 {
+    let h = xxh3_64(dedup_key);
+    1 << (h & 63) | 1 << (h >> 6 & 63)
 }
 
 /// What entries are sorted by, read from an entry's bytes: (its time, its dedup key). Byte
