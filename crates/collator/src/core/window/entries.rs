@@ -120,7 +120,12 @@ pub(super) fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
             0
         }
         + event.changes_field_len();
-    buf.reserve(len + 6);
+    if buf.capacity() == 0 {
+        // A window's first entry (most windows hold one): allocated at its size at once.
+        *buf = Vec::with_capacity(len + 6);
+    } else {
+        buf.reserve(len + 6);
+    }
     put_len(ENTRIES, len, buf);
     put_str(1, event.dedup_key, buf);
     put_i64(2, event.event_time_ms, buf);
