@@ -13,6 +13,7 @@ use schema::v1::{Action, AuditEvent};
 use super::ids::audit_id;
 use super::live::put_change;
 use super::merge::{self, MergedChange};
+use super::partition::CLOSE_ROOM;
 use super::records::Origin;
 use super::window::{EncodedHeader, RecordBytes, SessionWindow};
 use super::wire::{
@@ -130,7 +131,7 @@ pub(crate) fn encode_window(
 /// Every distinct author's encoded `User`, in order of their first change (by `User.id`, the
 /// first `User` seen for an id standing for it, as `merge` decides).
 fn contributors<'a>(entries: &[EntryView<'a>]) -> Vec<&'a [u8]> {
-    let mut out: Vec<(&[u8], &[u8])> = Vec::with_capacity(4);
+    let mut out: Vec<(&[u8], &[u8])> = Vec::with_capacity(CLOSE_ROOM);
     for user in entries.iter().filter_map(|e| e.actor) {
         let id = wire::user_id(user);
         if !out.iter().any(|&(seen, _)| seen == id) {

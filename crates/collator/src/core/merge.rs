@@ -3,6 +3,7 @@
 use schema::v1::{Action, AuditChange, AuditEvent, RawEvent, User};
 
 use super::ids::live_audit_id;
+use super::partition::CLOSE_ROOM;
 use super::window::Header;
 use super::wire::{self, ChangeView, EntryView};
 use super::Settings;
@@ -288,7 +289,7 @@ fn contributors<E: Entry>(entries: &[E]) -> Vec<User> {
 /// One change per field in order of its first change: previous = first old, value = last new.
 pub(crate) fn merged_fields<E: Entry>(entries: &[E], keep_reverted: bool) -> MergedFields<'_> {
     // Room for the fields most windows change, so that pushes do not grow it.
-    let mut fields = MergedFields::with_capacity(4);
+    let mut fields = MergedFields::with_capacity(CLOSE_ROOM);
     for change in entries.iter().flat_map(|e| e.changes()) {
         match fields.iter_mut().find(|m| m.0.field_id == change.field_id) {
             Some(m) => (m.0.to, m.0.to_string) = (change.to, change.to_string),

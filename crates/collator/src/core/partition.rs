@@ -371,7 +371,10 @@ impl PartitionCollator {
             return;
         };
         let deadline = window.deadline(&s);
-        let entries: Vec<EntryView<'_>> = window.entries().collect();
+        // Room for the entries of most windows, so the collect does not grow it (an entries
+        // iterator does not know its length).
+        let mut entries: Vec<EntryView<'_>> = Vec::with_capacity(CLOSE_ROOM);
+        entries.extend(window.entries());
         let (id, origin) = (slot.id.as_str(), &slot.origin);
         let audit = encode_window(&window, &entries, key, id, origin, deadline, &s);
         let closed = slot.closed.get_or_insert_with(Box::default);
@@ -431,6 +434,11 @@ impl PartitionCollator {
         self.timers.push((at, n), |a, b| records.key_cmp(a, b));
     }
 }
+
+/// How many entries a closing window's scratch vectors (its entries read, its merged fields,
+/// its contributors) have room for before they grow: workload W's windows hold some ten
+/// entries of eight fields, and each growth copied what was there.
+pub(super) const CLOSE_ROOM: usize = 16;
 
 /// When an emitted change's dedup key is forgotten: `dedup_retention` after its receipt.
 fn forgotten_at(k: &EmittedKey, s: &Settings) -> i64 {
