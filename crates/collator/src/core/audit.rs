@@ -12,8 +12,7 @@ use schema::v1::{Action, AuditEvent};
 
 use super::ids::audit_id;
 use super::live::put_change;
-use super::merge::{self, MergedChange};
-use super::partition::CLOSE_ROOM;
+use super::merge::{self, MergedChange, CLOSE_ROOM};
 use super::records::Origin;
 use super::window::{EncodedHeader, RecordBytes, SessionWindow};
 use super::wire::{

@@ -3,7 +3,6 @@
 use schema::v1::{Action, AuditChange, AuditEvent, RawEvent, User};
 
 use super::ids::live_audit_id;
-use super::partition::CLOSE_ROOM;
 use super::window::Header;
 use super::wire::{self, ChangeView, EntryView};
 use super::Settings;
@@ -269,6 +268,11 @@ impl<'a> MergedChange<'a> {
         self.0.from == self.0.to && self.0.from_string == self.0.to_string
     }
 }
+
+/// How many entries, fields or authors a closing window's scratch vectors (its entries read,
+/// its merged fields, its contributors) have room for before they grow: workload W's windows
+/// hold some ten entries of eight fields, and each growth copied what was there.
+pub(crate) const CLOSE_ROOM: usize = 16;
 
 /// The merged changes of a window, in order of each field's first change.
 pub(crate) type MergedFields<'a> = Vec<MergedChange<'a>>;

@@ -11,6 +11,7 @@ use schema::v1::{record_state, EmittedKey, RawEvent, RecordState};
 use super::audit::{encode_window, EncodedAudit};
 use super::ids::write_record_key;
 use super::live::{encode_live_view, LiveAudit};
+use super::merge::CLOSE_ROOM;
 use super::raw::{read_raw_into, RawView};
 use super::records::{key_hash, Origins, RecordId, Records, Slot};
 use super::timers::Timers;
@@ -434,11 +435,6 @@ impl PartitionCollator {
         self.timers.push((at, n), |a, b| records.key_cmp(a, b));
     }
 }
-
-/// How many entries a closing window's scratch vectors (its entries read, its merged fields,
-/// its contributors) have room for before they grow: workload W's windows hold some ten
-/// entries of eight fields, and each growth copied what was there.
-pub(super) const CLOSE_ROOM: usize = 16;
 
 /// When an emitted change's dedup key is forgotten: `dedup_retention` after its receipt.
 fn forgotten_at(k: &EmittedKey, s: &Settings) -> i64 {

@@ -18,7 +18,7 @@ use super::raw::RawView;
 use super::records::Origin;
 use super::wire::{self, put_bytes, put_i64, put_len, put_str, str_len, EntryView};
 use super::Settings;
-use entries::{entry_time, frames, key_bit, put_entry, sort_key, EntryIndex, ENTRIES};
+use entries::{entry_time, frames, key_bits, put_entry, sort_key, EntryIndex, ENTRIES};
 
 /// `record` is `{type: origin's record type, id: the key's id}`.
 const RECORD_FROM_KEY: u8 = 1;
@@ -290,8 +290,8 @@ impl SessionWindow {
         let dedup = event.dedup_key;
         let key = (entry_time(event.event_time_ms, event.received_at_ms), dedup);
         let before = self.entries.len();
-        let bit = key_bit(dedup);
-        let at = if !self.index.may_hold(bit)
+        let bits = key_bits(dedup);
+        let at = if !self.index.may_hold(bits)
             && self
                 .index
                 .last(&self.entries)
@@ -321,12 +321,7 @@ impl SessionWindow {
             }
             at
         };
-        if at == before && before == 0 {
-            // Most windows hold one change: size the buffer to it.
-            let mut one = Vec::new();
-            put_entry(event, offset, &mut one);
-            self.entries = one;
-        } else if at == before {
+        if at == before {
             put_entry(event, offset, &mut self.entries);
         } else {
             let mut one = Vec::new();
@@ -334,7 +329,7 @@ impl SessionWindow {
             self.entries.splice(at..at, one);
         }
         let len = self.entries.len() - before;
-        self.index.inserted(bit, at, len, before);
+        self.index.inserted(bits, at, len, before);
         true
     }
 

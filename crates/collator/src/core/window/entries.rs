@@ -18,10 +18,9 @@ pub(super) const ENTRIES: u32 = 8;
 
 /// What a window knows of its entries without reading them: a 64-bit filter of their dedup
 /// keys, two bits a key (a key with either bit clear is in no entry), and where the last one
-/// starts. A window of ten entries sends some 7 % of new keys to read every entry (one bit
-/// in 32 sent 27 %). Most changes
-/// are new and come after every entry already there: inserting them reads only the last
-/// entry's head instead of every entry's.
+/// starts. Most changes are new and come after every entry already there: inserting them
+/// reads only the last entry's head instead of every entry's. In a window of ten entries,
+/// some 7 % of new keys still read every entry (one bit in 32 sent 27 %).
 ///
 /// Packed to 4-byte alignment, so its 12 bytes and the window's flags fit the window's
 /// 64 bytes (a record's slot holds its window inline).
@@ -37,15 +36,15 @@ impl EntryIndex {
     pub fn of(buf: &[u8]) -> Self {
         let mut index = EntryIndex::default();
         for (span, body) in frames(buf) {
-            index.keys |= key_bit(sort_key(body).1);
+            index.keys |= key_bits(sort_key(body).1);
             index.last_at = span.start as u32;
         }
         index
     }
 
-    /// Whether an entry may have a dedup key of these [`key_bit`]s (`false`: none has).
-    pub fn may_hold(&self, key_bit: u64) -> bool {
-        self.keys & key_bit == key_bit
+    /// Whether an entry may have a dedup key of these [`key_bits`] (`false`: none has).
+    pub fn may_hold(&self, key_bits: u64) -> bool {
+        self.keys & key_bits == key_bits
     }
 
     /// The last entry's frame, if any.
@@ -55,10 +54,10 @@ impl EntryIndex {
             .map(|(_, body)| body)
     }
 
-    /// An entry whose dedup key has this [`key_bit`] was inserted at `at`, `len` bytes long,
-    /// into a buffer of `before` bytes.
-    pub fn inserted(&mut self, key_bit: u64, at: usize, len: usize, before: usize) {
-        self.keys |= key_bit;
+    /// An entry whose dedup key has these [`key_bits`] was inserted at `at`, `len` bytes
+    /// long, into a buffer of `before` bytes.
+    pub fn inserted(&mut self, key_bits: u64, at: usize, len: usize, before: usize) {
+        self.keys |= key_bits;
         if at == before {
             self.last_at = at as u32;
         } else {
@@ -69,7 +68,7 @@ impl EntryIndex {
 
 /// The dedup key's two bits in the filter, from two 6-bit slices of one hash (hashed once per
 /// insert, for the question and the answer).
-pub(super) fn key_bit(dedup_key: &[u8]) -> u64 {
+pub(super) fn key_bits(dedup_key: &[u8]) -> u64 {
     let h = xxh3_64(dedup_key);
     1 << (h & 63) | 1 << (h >> 6 & 63)
 }
@@ -120,8 +119,9 @@ pub(super) fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
             0
         }
         + event.changes_field_len();
-    if buf.capacity() == 0 {
-        // A window's first entry (most windows hold one): allocated at its size at once.
+    if buf.is_empty() {
+        // A window's first entry (most windows hold one), or one to splice in: allocated at
+        // its size at once.
         *buf = Vec::with_capacity(len + 6);
     } else {
         buf.reserve(len + 6);
