@@ -10,7 +10,7 @@ use prost::encoding::{encoded_len_varint, key_len};
 use prost::Message as _;
 use schema::v1::{Action, AuditEvent};
 
-use super::ids::audit_id;
+use super::ids::window_id;
 use super::live::put_change;
 use super::merge::{self, MergedChange, CLOSE_ROOM};
 use super::records::Origin;
@@ -71,7 +71,7 @@ pub(crate) fn encode_window(
     let audit = EncodedAudit {
         key: key.to_owned(),
         payload: Vec::new(),
-        id: audit_id(h.record_key, first.dedup_key),
+        id: window_id(h.record_key.as_bytes(), first.dedup_key),
         window_start_ms: window.first_received_ms(),
         window_end_ms: deadline_ms,
         source_event_count: u32::try_from(entries.len()).unwrap_or(u32::MAX),

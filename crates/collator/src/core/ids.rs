@@ -26,7 +26,12 @@ pub(crate) fn write_record_key(
 
 /// Id of a collated audit: the record and the window's first change.
 pub fn audit_id(record_key: &str, first_dedup_key: &str) -> u64 {
-    hash(&[record_key.as_bytes(), first_dedup_key.as_bytes()])
+    window_id(record_key.as_bytes(), first_dedup_key.as_bytes())
+}
+
+/// [`audit_id`] of the strings' bytes, as a window's entries carry them.
+pub(crate) fn window_id(record_key: &[u8], first_dedup_key: &[u8]) -> u64 {
+    hash(&[record_key, first_dedup_key])
 }
 
 /// Id of a live (uncollated) audit of one change.

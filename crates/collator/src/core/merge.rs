@@ -27,7 +27,7 @@ pub(crate) fn merge_window(
     deadline_ms: i64,
     s: &Settings,
 ) -> Merged {
-    use super::ids::audit_id;
+    use super::ids::window_id;
     use super::window::RecordBytes;
     let entries: Vec<EntryView<'_>> = window.entries().collect();
     let Some(first) = entries.first() else {
@@ -50,7 +50,7 @@ pub(crate) fn merge_window(
         integration_id: h.integration_id,
         jira_site: h.jira_site,
     };
-    let id = audit_id(header.record_key, first.dedup_key);
+    let id = window_id(header.record_key.as_bytes(), first.dedup_key);
     build(
         header,
         &entries,

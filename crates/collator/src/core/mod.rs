@@ -3,6 +3,7 @@
 //! decision is a function of the raw log and the watermarks it was given.
 
 mod audit;
+mod closed;
 mod ids;
 mod live;
 mod merge;

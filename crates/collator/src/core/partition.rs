@@ -6,9 +6,10 @@ mod take;
 use std::sync::Arc;
 
 use prost::{DecodeError, Message as _};
-use schema::v1::{record_state, EmittedKey, RawEvent, RecordState};
+use schema::v1::{record_state, RawEvent, RecordState};
 
 use super::audit::{encode_window, EncodedAudit};
+use super::closed::Closed;
 use super::ids::write_record_key;
 use super::live::{encode_live_view, LiveAudit};
 use super::merge::CLOSE_ROOM;
@@ -163,7 +164,7 @@ impl PartitionCollator {
             slot.origin = origin;
             slot.id = RecordId::new(id.as_bytes());
             slot.open = window;
-            slot.closed = closed.map(Box::new);
+            slot.closed = closed.map(|c| Box::new(Closed::from_state(c)));
         }
         self.schedule(n);
     }
@@ -222,17 +223,12 @@ impl PartitionCollator {
                 closed: Some(closed),
                 ..
             }) if offset <= closed.closed_through_offset => Applied::Replayed,
+            // A key is remembered until its retention passes, whether or not the record's
+            // memory was pruned yet (an open window defers that to its close).
             Some(Slot {
                 closed: Some(closed),
                 ..
-            }) if closed.emitted.iter().any(|k| {
-                // Remembered until its retention passes, whether or not the record's memory
-                // was pruned yet (an open window defers that to its close).
-                k.dedup_key.as_bytes() == event.dedup_key && forgotten_at(k, &s) > wm
-            }) =>
-            {
-                Applied::Duplicate
-            }
+            }) if closed.remembers(event.dedup_key, wm, &s) => Applied::Duplicate,
             Some(Slot { open: Some(w), .. }) if w.accepts(event.received_at_ms, &s) => {
                 if w.insert(event, offset) {
                     Applied::Joined
@@ -347,10 +343,8 @@ impl PartitionCollator {
         };
         let mut changed = false;
         if let Some(closed) = &mut slot.closed {
-            let before = closed.emitted.len();
-            closed.emitted.retain(|k| forgotten_at(k, &s) > wm);
-            changed = closed.emitted.len() != before;
-            if closed.emitted.is_empty() {
+            changed = closed.forget(wm, &s);
+            if closed.is_empty() {
                 slot.closed = None;
             }
         }
@@ -386,14 +380,14 @@ impl PartitionCollator {
         // entry's key is remembered anew, from its receipt in this window, even one whose
         // earlier emission was forgotten while the window was open.
         let wm = self.watermark;
-        closed.emitted.retain(|k| forgotten_at(k, &s) > wm);
-        closed.emitted.reserve(entries.len());
+        closed.forget(wm, &s);
+        closed.reserve(
+            entries.len(),
+            entries.iter().map(|e| e.dedup_key.len()).sum(),
+        );
         for e in &entries {
-            debug_assert!(!closed.emitted.iter().any(|k| k.dedup_key == e.dedup_key));
-            closed.emitted.push(EmittedKey {
-                dedup_key: e.dedup_key.to_owned(),
-                received_at_ms: e.received_at_ms,
-            });
+            debug_assert!(!closed.keys().any(|(k, _)| k == e.dedup_key));
+            closed.remember(e.dedup_key, e.received_at_ms);
         }
         self.stats.windows_closed += 1;
         match audit {
@@ -414,12 +408,7 @@ impl PartitionCollator {
         };
         let at = match (&slot.open, &slot.closed) {
             (Some(w), _) => w.deadline(s),
-            (None, Some(c)) => c
-                .emitted
-                .iter()
-                .map(|k| forgotten_at(k, s))
-                .min()
-                .unwrap_or(i64::MIN),
+            (None, Some(c)) => c.next_forgotten_at(s).unwrap_or(i64::MIN),
             (None, None) => i64::MIN,
         };
         if slot.scheduled_pending && slot.scheduled <= at {
@@ -434,9 +423,4 @@ impl PartitionCollator {
         let records = &self.records;
         self.timers.push((at, n), |a, b| records.key_cmp(a, b));
     }
-}
-
-/// When an emitted change's dedup key is forgotten: `dedup_retention` after its receipt.
-fn forgotten_at(k: &EmittedKey, s: &Settings) -> i64 {
-    k.received_at_ms.saturating_add(s.dedup_retention_ms)
 }

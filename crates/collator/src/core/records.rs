@@ -6,9 +6,9 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use schema::v1::ClosedRecord;
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::closed::Closed;
 use super::window::SessionWindow;
 use super::wire::{as_str, put_len};
 
@@ -116,7 +116,7 @@ pub(crate) struct Slot {
     pub origin: Arc<Origin>,
     pub id: RecordId,
     pub open: Option<SessionWindow>,
-    pub closed: Option<Box<ClosedRecord>>,
+    pub closed: Option<Box<Closed>>,
     /// Timers scheduled for this record and not yet fired.
     pub timers: u32,
     /// The time of the earliest timer scheduled, while `scheduled_pending` (it has not
@@ -156,7 +156,7 @@ impl Slot {
                 c.as_deref()
             }
             (None, Some(c)) => {
-                prost::encoding::message::encode(2, c.as_ref(), &mut buf);
+                c.encode(2, &mut buf);
                 None
             }
             (None, None) => None,
@@ -165,7 +165,7 @@ impl Slot {
             prost::encoding::int32::encode(3, &partition, &mut buf);
         }
         if let Some(c) = closed_before {
-            prost::encoding::message::encode(4, c, &mut buf);
+            c.encode(4, &mut buf);
         }
         buf
     }

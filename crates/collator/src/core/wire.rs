@@ -187,7 +187,9 @@ impl<'a> ChangeView<'a> {
 /// One `WindowEntry`, borrowed from a window's bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct EntryView<'a> {
-    pub dedup_key: &'a str,
+    /// Its bytes, UTF-8 as every string stored: a raw record's checked dedup key, or one
+    /// prost decoded at restore.
+    pub dedup_key: &'a [u8],
     pub event_time_ms: i64,
     pub received_at_ms: i64,
     pub offset: i64,
@@ -206,7 +208,7 @@ impl<'a> EntryView<'a> {
     /// An entry with no field read yet.
     fn empty(body: &'a [u8]) -> Self {
         EntryView {
-            dedup_key: "",
+            dedup_key: &[],
             event_time_ms: 0,
             received_at_ms: 0,
             offset: 0,
@@ -223,7 +225,7 @@ impl<'a> EntryView<'a> {
     fn parse_in_order(body: &'a [u8]) -> Option<Self> {
         let (mut e, mut rest) = (EntryView::empty(body), body);
         if take_key(&mut rest, 0x0a) {
-            e.dedup_key = as_str(take_len_delimited(&mut rest)?);
+            e.dedup_key = take_len_delimited(&mut rest)?;
         }
         if take_key(&mut rest, 0x10) {
             e.event_time_ms = varint(&mut rest)? as i64;
@@ -257,7 +259,7 @@ impl<'a> EntryView<'a> {
             // where they start for `changes`.
             e.changes = fields.buf;
             match fields.next() {
-                Some((1, Value::Bytes(b))) => e.dedup_key = as_str(b),
+                Some((1, Value::Bytes(b))) => e.dedup_key = b,
                 Some((2, Value::Varint(n))) => e.event_time_ms = n as i64,
                 Some((3, Value::Varint(n))) => e.received_at_ms = n as i64,
                 Some((4, Value::Varint(n))) => e.offset = n as i64,
