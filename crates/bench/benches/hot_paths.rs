@@ -186,30 +186,19 @@ fn collation_core(c: &mut Criterion) {
         .collect();
     let mut g2 = c.benchmark_group("collation_core_workload");
     g2.throughput(Throughput::Elements(events.len() as u64));
+    // Flushed as the collator's batches flush: audits, live audits and state taken encoded,
+    // ready to produce.
     g2.bench_function("apply_and_close_w_mix", |b| {
         b.iter_batched(
             || PartitionCollator::new(memory::settings(), 0),
-            |mut col| {
-                for (i, e) in events.iter().enumerate() {
-                    col.apply_encoded(e, i as i64).expect("a raw record");
-                }
-                col.advance(i64::MAX);
-                // As the collator takes them: encoded, ready to produce.
-                (col.take_audits_encoded(), col.take_live())
-            },
+            |mut col| workload::apply_flushing(&mut col, &events),
             BatchSize::LargeInput,
         )
     });
     g2.bench_function("apply_and_close_w_mix_with_bodies", |b| {
         b.iter_batched(
             || PartitionCollator::new(memory::settings(), 0),
-            |mut col| {
-                for (i, e) in with_bodies.iter().enumerate() {
-                    col.apply_encoded(e, i as i64).expect("a raw record");
-                }
-                col.advance(i64::MAX);
-                (col.take_audits_encoded(), col.take_live())
-            },
+            |mut col| workload::apply_flushing(&mut col, &with_bodies),
             BatchSize::LargeInput,
         )
     });

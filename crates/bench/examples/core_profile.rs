@@ -7,8 +7,12 @@
 //!   shape over 800 records, applied and closed.
 //! - `open`: `hot_paths`' `apply_open_windows`, 10,000 one-change events each opening its
 //!   record's window (and making its live audit); nothing closes.
+//! - `wflush`: `w` flushed as the collator flushes (`workload::apply_flushing`, every
+//!   `workload::CORE_FLUSH` events): audits, live audits and `collator-state` values taken,
+//!   so the state is encoded and the dirty list emptied, which `w` never does. `hot_paths`'
+//!   workload benches apply it so.
 //!
-//! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS] [w|open]`
+//! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS] [w|wflush|open]`
 
 use std::time::Instant;
 
@@ -32,7 +36,7 @@ fn main() {
         .unwrap_or(50);
     let mix = args.next().unwrap_or_else(|| "w".into());
     let (events, closes): (Vec<Vec<u8>>, bool) = match mix.as_str() {
-        "w" => (
+        "w" | "wflush" => (
             workload::core_mix()
                 .events
                 .iter()
@@ -53,6 +57,11 @@ fn main() {
     let mut audits = 0;
     for _ in 0..rounds {
         let mut col = PartitionCollator::new(memory::settings(), 0);
+        if mix == "wflush" {
+            audits += workload::apply_flushing(&mut col, &events);
+            drop(std::hint::black_box(col));
+            continue;
+        }
         for (i, e) in events.iter().enumerate() {
             col.apply_encoded(e, i as i64).expect("a raw record");
         }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use collator::core::PartitionCollator;
 use schema::v1::{Action, FieldChange, RawEvent, RecordRef, User};
 
 /// The Jira site every generated event belongs to.
@@ -118,6 +119,33 @@ pub fn core_mix() -> Workload {
         fields: 8,
         gap_ms: 300_000,
     })
+}
+
+/// Events between two flushes where the core's benches apply [`core_mix`] as the collator
+/// does. A batch of the collator holds up to `max_batch` (20,000) records over all its
+/// partitions, some 3,300 per partition of workload W's six while it catches up, and fewer
+/// once caught up (a batch is sealed after `batch_wait`).
+pub const CORE_FLUSH: usize = 2_500;
+
+/// Applies encoded raw `events` (at offsets from 0) to `col` as the collator's batches do,
+/// closes every window, and takes what a flush takes (audits, live audits, `collator-state`
+/// values, so the state is encoded and the dirty list emptied) every [`CORE_FLUSH`] events
+/// and at the end. Returns the collated audits taken.
+pub fn apply_flushing(col: &mut PartitionCollator, events: &[Vec<u8>]) -> usize {
+    let mut audits = 0;
+    let mut flush = |col: &mut PartitionCollator| {
+        audits += col.take_audits_encoded().len();
+        std::hint::black_box((col.take_live(), col.take_dirty_encoded()));
+    };
+    for (i, e) in events.iter().enumerate() {
+        col.apply_encoded(e, i as i64).expect("a raw record");
+        if (i + 1) % CORE_FLUSH == 0 {
+            flush(col);
+        }
+    }
+    col.advance(i64::MAX);
+    flush(col);
+    audits
 }
 
 /// Generates the workload of `shape`.
