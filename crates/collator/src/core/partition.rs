@@ -207,15 +207,21 @@ impl PartitionCollator {
         let (n, made) = self.slot_of(&key, origin_of, rid);
         let s = Arc::clone(&self.settings);
         let wm = self.watermark;
+        // What a look at the record's memory would have forgotten by now, had the dirty list
+        // not deferred it to the flush (`schedule`): looks fire as the watermark moves, before
+        // anything below.
+        //
         // A window the event cannot join is past its deadline: the event arrived behind the
         // watermark (its timer is due, at the watermark's next move). It closes first, so the
         // event is judged against what it emitted, as it would be had its timer fired: a
         // redelivery of one of its changes is a duplicate, not the start of a new window.
-        if self.records.get(n).is_some_and(|r| {
-            r.open
+        let close_first = self.records.get_mut(n).is_some_and(|slot| {
+            slot.forget_memory(wm, &s);
+            slot.open
                 .as_ref()
                 .is_some_and(|w| !w.accepts(event.received_at_ms, &s))
-        }) {
+        });
+        if close_first {
             self.close(n, as_str(&key));
         }
         let outcome = match self.records.get_mut(n) {
@@ -341,13 +347,7 @@ impl PartitionCollator {
         let Some(slot) = self.records.get_mut(n) else {
             return;
         };
-        let mut changed = false;
-        if let Some(closed) = &mut slot.closed {
-            changed = closed.forget(wm, &s);
-            if closed.is_empty() {
-                slot.closed = None;
-            }
-        }
+        let changed = slot.forget_memory(wm, &s);
         // A record with neither a window nor a memory is forgotten: its state a tombstone.
         if changed || !slot.present() {
             self.mark_dirty(n);
@@ -401,13 +401,17 @@ impl PartitionCollator {
     }
 
     /// Schedules the next look at a record: its deadline, else when its memory expires.
-    fn schedule(&mut self, n: u32) {
+    pub(super) fn schedule(&mut self, n: u32) {
         let s = &self.settings;
         let Some(slot) = self.records.get_mut(n).filter(|r| r.present()) else {
             return;
         };
         let at = match (&slot.open, &slot.closed) {
             (Some(w), _) => w.deadline(s),
+            // A record in the dirty list needs no look at its memory before the flush: the
+            // flush forgets what expired by then (`take_dirty_encoded`), and schedules the
+            // next look. Until that flush, `apply_view` forgets expired keys before it decides.
+            (None, Some(_)) if slot.dirty => return,
             (None, Some(c)) => c.next_forgotten_at(s).unwrap_or(i64::MIN),
             (None, None) => i64::MIN,
         };

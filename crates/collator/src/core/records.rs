@@ -11,6 +11,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use super::closed::Closed;
 use super::window::SessionWindow;
 use super::wire::{as_str, put_len};
+use super::Settings;
 
 /// What the records of one site, type, integration and workspace share.
 #[derive(Debug, PartialEq, Eq)]
@@ -131,6 +132,20 @@ pub(crate) struct Slot {
 impl Slot {
     pub fn present(&self) -> bool {
         self.open.is_some() || self.closed.is_some()
+    }
+
+    /// Forgets the emitted keys of a record without an open window whose retention passed at
+    /// `watermark`, and the record's memory with the last of them (an open window defers that
+    /// to its close); whether anything was forgotten.
+    pub fn forget_memory(&mut self, watermark: i64, s: &Settings) -> bool {
+        let Some(closed) = self.closed.as_mut().filter(|_| self.open.is_none()) else {
+            return false;
+        };
+        let forgot = closed.forget(watermark, s);
+        if closed.is_empty() {
+            self.closed = None;
+        }
+        forgot
     }
 
     pub fn key_is(&self, key: &[u8]) -> bool {

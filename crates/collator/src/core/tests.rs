@@ -430,6 +430,93 @@ fn closed_records_are_forgotten_after_retention() {
 }
 
 #[test]
+fn a_record_forgotten_before_any_flush_is_flushed_as_a_tombstone() {
+    let mut c = collator();
+    let d1 = event(
+        "d1",
+        "ann",
+        T0,
+        T0,
+        vec![change("status", Some("a"), Some("b"))],
+    );
+    c.apply(&d1, 0);
+    // Its window closes and its retention passes with no flush in between: the flush says
+    // the record is forgotten, and its memory no longer holds d1.
+    c.advance(T0 + GAP);
+    assert_eq!(c.take_audits().len(), 1);
+    c.advance(T0 + 3_600_000);
+    let dirty = c.take_dirty();
+    assert_eq!(dirty.len(), 1);
+    assert!(dirty[0].1.is_none(), "a tombstone forgets the record");
+    let mut again = d1.clone();
+    again.received_at_ms = T0 + 3_600_000;
+    assert_eq!(c.apply(&again, 1), Applied::Opened);
+}
+
+#[test]
+fn a_memory_past_its_retention_decides_nothing_though_no_flush_forgot_it_yet() {
+    let mut c = collator();
+    let d1 = event(
+        "d1",
+        "ann",
+        T0,
+        T0,
+        vec![change("status", Some("a"), Some("b"))],
+    );
+    c.apply(&d1, 5);
+    c.advance(T0 + GAP);
+    c.advance(T0 + 3_600_000);
+    // An event at an offset the emitted window covered, once the record is forgotten, is
+    // applied as a collator restored from a flush at this watermark would (it holds a
+    // tombstone), not skipped as a replay.
+    let d2 = event(
+        "d2",
+        "ann",
+        T0 + 3_600_000,
+        T0 + 3_600_000,
+        vec![change("status", Some("b"), Some("c"))],
+    );
+    assert_eq!(c.apply(&d2, 3), Applied::Opened);
+    let dirty = c.take_dirty();
+    let state = dirty[0].1.as_ref().expect("an open window");
+    assert_eq!(state.closed_before, None);
+}
+
+#[test]
+fn a_flushed_memory_is_forgotten_key_by_key_as_retention_passes() {
+    let mut c = collator();
+    for (i, (dedup, at)) in [("d1", T0), ("d2", T0 + 60_000)].into_iter().enumerate() {
+        let e = event(
+            dedup,
+            "ann",
+            at,
+            at,
+            vec![change("status", Some("a"), Some("b"))],
+        );
+        c.apply(&e, i as i64);
+    }
+    c.advance(T0 + 60_000 + GAP);
+    c.take_dirty();
+    // Past d1's retention only: the record's state keeps d2 alone.
+    c.advance(T0 + 3_600_000);
+    let dirty = c.take_dirty();
+    let Some(record_state::State::Closed(closed)) =
+        dirty[0].1.as_ref().and_then(|s| s.state.clone())
+    else {
+        panic!("the record is remembered: {dirty:?}");
+    };
+    let keys: Vec<_> = closed
+        .emitted
+        .iter()
+        .map(|k| k.dedup_key.as_str())
+        .collect();
+    assert_eq!(keys, ["d2"]);
+    c.advance(T0 + 60_000 + 3_600_000);
+    let dirty = c.take_dirty();
+    assert!(dirty[0].1.is_none(), "a tombstone forgets the record");
+}
+
+#[test]
 fn restore_then_replay_from_an_older_offset_reproduces_the_same_audits() {
     let events = [
         event(

@@ -46,17 +46,22 @@ impl PartitionCollator {
         dirty.sort_unstable_by(|a, b| records.key_cmp(*a, *b));
         let mut window = Vec::new();
         let mut out = Vec::with_capacity(dirty.len());
+        let (wm, s) = (self.watermark, std::sync::Arc::clone(&self.settings));
         for n in dirty {
             let Some(slot) = self.records.get_mut(n) else {
                 continue;
             };
             slot.dirty = false;
+            // While dirty, its memory had no look of its own (`schedule`): what expired by
+            // now is forgotten here, as each look would have, and the next look scheduled.
+            slot.forget_memory(wm, &s);
             let mut key = String::new();
             slot.write_key(&mut key);
             let value = slot
                 .present()
                 .then(|| slot.encode_state(&key, self.partition, &mut window));
             out.push((key, value));
+            self.schedule(n);
             self.records.release(n, &mut self.key_buf);
         }
         out
