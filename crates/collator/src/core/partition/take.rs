@@ -41,13 +41,23 @@ impl PartitionCollator {
     /// [`take_dirty`](Self::take_dirty), each value already encoded as `collator-state`
     /// writes it: the open window's bytes are copied, not rebuilt as prost structs.
     pub fn take_dirty_encoded(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        let records = &self.records;
-        dirty.sort_unstable_by(|a, b| records.key_cmp(*a, *b));
+        let dirty = std::mem::take(&mut self.dirty);
+        // Each key is written once, and sorted as the string it is (key order), without
+        // reading two slots per comparison.
+        let mut keyed: Vec<(String, u32)> = dirty
+            .into_iter()
+            .filter_map(|n| {
+                let slot = self.records.get(n)?;
+                let mut key = String::new();
+                slot.write_key(&mut key);
+                Some((key, n))
+            })
+            .collect();
+        keyed.sort_unstable();
         let mut window = Vec::new();
-        let mut out = Vec::with_capacity(dirty.len());
+        let mut out = Vec::with_capacity(keyed.len());
         let (wm, s) = (self.watermark, std::sync::Arc::clone(&self.settings));
-        for n in dirty {
+        for (key, n) in keyed {
             let Some(slot) = self.records.get_mut(n) else {
                 continue;
             };
@@ -55,8 +65,6 @@ impl PartitionCollator {
             // While dirty, its memory had no look of its own (`schedule`): what expired by
             // now is forgotten here, as each look would have, and the next look scheduled.
             slot.forget_memory(wm, &s);
-            let mut key = String::new();
-            slot.write_key(&mut key);
             let value = slot
                 .present()
                 .then(|| slot.encode_state(&key, self.partition, &mut window));
