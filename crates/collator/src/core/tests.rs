@@ -429,22 +429,33 @@ fn closed_records_are_forgotten_after_retention() {
     assert!(dirty[0].1.is_none(), "a tombstone forgets the record");
 }
 
-#[test]
-fn a_record_forgotten_before_any_flush_is_flushed_as_a_tombstone() {
-    let mut c = collator();
-    let d1 = event(
-        "d1",
+/// An update `dedup` of the status, received (and raised) at `at`.
+fn status_edit(dedup: &str, at: i64) -> RawEvent {
+    event(
+        dedup,
         "ann",
-        T0,
-        T0,
+        at,
+        at,
         vec![change("status", Some("a"), Some("b"))],
-    );
-    c.apply(&d1, 0);
-    // Its window closes and its retention passes with no flush in between: the flush says
-    // the record is forgotten, and its memory no longer holds d1.
+    )
+}
+
+/// A collator that applied `d1` (received at `T0`) at `offset`, emitted its window and then
+/// let its retention pass, with no flush in between; and `d1`.
+fn forgotten_unflushed(offset: i64) -> (PartitionCollator, RawEvent) {
+    let mut c = collator();
+    let d1 = status_edit("d1", T0);
+    c.apply(&d1, offset);
     c.advance(T0 + GAP);
     assert_eq!(c.take_audits().len(), 1);
     c.advance(T0 + 3_600_000);
+    (c, d1)
+}
+
+#[test]
+fn a_record_forgotten_before_any_flush_is_flushed_as_a_tombstone() {
+    // The flush says the record is forgotten, and its memory no longer holds d1.
+    let (mut c, d1) = forgotten_unflushed(0);
     let dirty = c.take_dirty();
     assert_eq!(dirty.len(), 1);
     assert!(dirty[0].1.is_none(), "a tombstone forgets the record");
@@ -455,28 +466,14 @@ fn a_record_forgotten_before_any_flush_is_flushed_as_a_tombstone() {
 
 #[test]
 fn a_memory_past_its_retention_decides_nothing_though_no_flush_forgot_it_yet() {
-    let mut c = collator();
-    let d1 = event(
-        "d1",
-        "ann",
-        T0,
-        T0,
-        vec![change("status", Some("a"), Some("b"))],
-    );
-    c.apply(&d1, 5);
-    c.advance(T0 + GAP);
-    c.advance(T0 + 3_600_000);
     // An event at an offset the emitted window covered, once the record is forgotten, is
     // applied as a collator restored from a flush at this watermark would (it holds a
     // tombstone), not skipped as a replay.
-    let d2 = event(
-        "d2",
-        "ann",
-        T0 + 3_600_000,
-        T0 + 3_600_000,
-        vec![change("status", Some("b"), Some("c"))],
+    let (mut c, _) = forgotten_unflushed(5);
+    assert_eq!(
+        c.apply(&status_edit("d2", T0 + 3_600_000), 3),
+        Applied::Opened
     );
-    assert_eq!(c.apply(&d2, 3), Applied::Opened);
     let dirty = c.take_dirty();
     let state = dirty[0].1.as_ref().expect("an open window");
     assert_eq!(state.closed_before, None);
@@ -486,14 +483,7 @@ fn a_memory_past_its_retention_decides_nothing_though_no_flush_forgot_it_yet() {
 fn a_flushed_memory_is_forgotten_key_by_key_as_retention_passes() {
     let mut c = collator();
     for (i, (dedup, at)) in [("d1", T0), ("d2", T0 + 60_000)].into_iter().enumerate() {
-        let e = event(
-            dedup,
-            "ann",
-            at,
-            at,
-            vec![change("status", Some("a"), Some("b"))],
-        );
-        c.apply(&e, i as i64);
+        c.apply(&status_edit(dedup, at), i as i64);
     }
     c.advance(T0 + 60_000 + GAP);
     c.take_dirty();
