@@ -7,7 +7,9 @@
 
 use schema::v1::ClosedRecord;
 
-use super::wire::{bytes_len, i64_len, put_i64, put_len, put_str, str_len};
+use prost::encoding::encoded_len_varint;
+
+use super::wire::{i64_len, put_i64, put_len, put_varint};
 use super::Settings;
 
 /// Bytes before each key in [`Closed::keys`]: its receipt time and its length.
@@ -143,27 +145,53 @@ impl Closed {
     }
 
     /// Appends field `tag`: this record's `ClosedRecord`, exactly as prost encodes
-    /// [`to_state`](Self::to_state).
+    /// [`to_state`](Self::to_state). Each `EmittedKey` is written with its one-byte keys as
+    /// the bytes they are, its lengths measured once.
     pub fn encode(&self, tag: u32, buf: &mut Vec<u8>) {
-        let key_len = |k: &[u8], at: i64| str_len(1, k) + i64_len(2, at);
-        let len = i64_len(1, self.closed_through_offset)
-            + self
-                .keys()
-                .map(|(k, at)| bytes_len(2, key_len(k, at)))
-                .sum::<usize>()
-            + uint64_len(3, self.last_audit_id);
+        let keys: usize = self
+            .keys()
+            .map(|(k, at)| {
+                let body = emitted_len(k, at);
+                1 + encoded_len_varint(body as u64) + body
+            })
+            .sum();
+        let len = i64_len(1, self.closed_through_offset) + keys + uint64_len(3, self.last_audit_id);
         buf.reserve(len + 6);
         put_len(tag, len, buf);
         put_i64(1, self.closed_through_offset, buf);
         for (k, at) in self.keys() {
-            put_len(2, key_len(k, at), buf);
-            put_str(1, k, buf);
-            put_i64(2, at, buf);
+            // `emitted` (2), then the key's `dedup_key` (1) and `received_at_ms` (2).
+            buf.push(2 << 3 | 2);
+            put_varint(emitted_len(k, at) as u64, buf);
+            if !k.is_empty() {
+                buf.push(1 << 3 | 2);
+                put_varint(k.len() as u64, buf);
+                buf.extend_from_slice(k);
+            }
+            if at != 0 {
+                buf.push(2 << 3);
+                put_varint(at as u64, buf);
+            }
         }
         if self.last_audit_id != 0 {
             prost::encoding::uint64::encode(3, &self.last_audit_id, buf);
         }
     }
+}
+
+/// Encoded length of the `EmittedKey` of `key` received at `at`.
+fn emitted_len(key: &[u8], at: i64) -> usize {
+    let key = if key.is_empty() {
+        0
+    } else {
+        1 + encoded_len_varint(key.len() as u64) + key.len()
+    };
+    let at = if at == 0 {
+        0
+    } else {
+        1 + encoded_len_varint(at as u64)
+    };
+    key + at
 }
 
 fn uint64_len(tag: u32, v: u64) -> usize {
