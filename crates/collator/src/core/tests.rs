@@ -465,6 +465,22 @@ fn a_record_forgotten_before_any_flush_is_flushed_as_a_tombstone() {
 }
 
 #[test]
+fn settling_the_dirty_records_forgets_as_a_flush_and_writes_nothing() {
+    let (mut c, d1) = forgotten_unflushed(5);
+    c.settle_dirty();
+    // It was forgotten then, not left for a later look to forget (and flush as a tombstone).
+    c.advance(T0 + 3_600_001);
+    assert!(
+        c.take_dirty().is_empty(),
+        "settled and forgotten: nothing left to flush"
+    );
+    // Forgotten: neither its offsets nor its key are remembered.
+    let mut again = d1.clone();
+    again.received_at_ms = T0 + 3_600_000;
+    assert_eq!(c.apply(&again, 5), Applied::Opened);
+}
+
+#[test]
 fn a_memory_past_its_retention_decides_nothing_though_no_flush_forgot_it_yet() {
     // An event at an offset the emitted window covered, once the record is forgotten, is
     // applied as a collator restored from a flush at this watermark would (it holds a

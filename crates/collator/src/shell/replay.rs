@@ -35,7 +35,7 @@ pub struct ReplaySummary {
 /// Longest a replay may take to read `raw` to its end.
 const READ_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// Raw records read between two takes of the partitions' state (see below).
+/// Raw records read between two settlements of the partitions' state (see below).
 const FLUSH_EVERY: u64 = 2_500;
 
 /// Rebuilds the audits whose window started in `[from_ms, to_ms)` from `raw` into
@@ -115,16 +115,16 @@ fn rebuild(
                 .into_iter()
                 .filter(|a| a.window_start_ms >= from_ms && a.window_start_ms < end_ms),
         );
-        // Replay writes no state, but takes it as the live collator's flushes do: a record's
-        // memory is forgotten at a flush once its retention passed (the core defers that for
-        // a changed record), and a forgotten record's slot is freed. Memory stays bounded by
-        // the retention, not by every record the range touched.
+        // Replay writes no state, but settles it as the live collator's flushes do: a
+        // record's memory is forgotten at a flush once its retention passed (the core defers
+        // that for a changed record), and a forgotten record's slot is freed. Memory stays
+        // bounded by the retention, not by every record the range touched.
         since_flush += 1;
         if since_flush == FLUSH_EVERY {
             since_flush = 0;
-            for c in collators.values_mut() {
-                c.take_dirty_encoded();
-            }
+            collators
+                .values_mut()
+                .for_each(PartitionCollator::settle_dirty);
         }
     })?;
     for collator in collators.values_mut() {

@@ -4,7 +4,7 @@
 use prost::Message as _;
 use schema::v1::{AuditEvent, RecordState};
 
-use super::{PartitionCollator, Stats};
+use super::{PartitionCollator, Slot, Stats};
 use crate::core::audit::EncodedAudit;
 use crate::core::live::LiveAudit;
 
@@ -54,25 +54,43 @@ impl PartitionCollator {
             })
             .collect();
         keyed.sort_unstable();
-        let mut window = Vec::new();
+        let (partition, mut window) = (self.partition, Vec::new());
         let mut out = Vec::with_capacity(keyed.len());
-        let (wm, s) = (self.watermark, std::sync::Arc::clone(&self.settings));
         for (key, n) in keyed {
-            let Some(slot) = self.records.get_mut(n) else {
-                continue;
-            };
-            slot.dirty = false;
-            // While dirty, its memory had no look of its own (`schedule`): what expired by
-            // now is forgotten here, as each look would have, and the next look scheduled.
-            slot.forget_memory(wm, &s);
-            let value = slot
-                .present()
-                .then(|| slot.encode_state(&key, self.partition, &mut window));
-            out.push((key, value));
-            self.schedule(n);
-            self.records.release(n, &mut self.key_buf);
+            let value = self.settle(n, |slot| {
+                slot.present()
+                    .then(|| slot.encode_state(&key, partition, &mut window))
+            });
+            if let Some(value) = value {
+                out.push((key, value));
+            }
         }
         out
+    }
+
+    /// Settles every record changed since the last flush as a flush does
+    /// ([`take_dirty_encoded`](Self::take_dirty_encoded)), without encoding its state: for a
+    /// caller that writes none (replay), so that memories are still forgotten and forgotten
+    /// slots freed.
+    pub fn settle_dirty(&mut self) {
+        for n in std::mem::take(&mut self.dirty) {
+            self.settle(n, |_| ());
+        }
+    }
+
+    /// A flush's part for one dirty record: out of the dirty list, its memory forgotten where
+    /// the retention passed (while dirty it had no look of its own, see `schedule`), `read`
+    /// of it, its next look scheduled and its slot freed if it is forgotten. `None` for a
+    /// slot that no longer exists.
+    fn settle<T>(&mut self, n: u32, read: impl FnOnce(&Slot) -> T) -> Option<T> {
+        let (wm, s) = (self.watermark, &self.settings);
+        let slot = self.records.get_mut(n)?;
+        slot.dirty = false;
+        slot.forget_memory(wm, s);
+        let value = read(slot);
+        self.schedule(n);
+        self.records.release(n, &mut self.key_buf);
+        Some(value)
     }
 
     pub fn take_stats(&mut self) -> Stats {
