@@ -5,9 +5,8 @@
 //! had entries, and forgetting them freed each one. `collator-state` carries them as prost's
 //! `ClosedRecord`, written here byte for byte as prost writes it.
 
-use schema::v1::ClosedRecord;
-
 use prost::encoding::encoded_len_varint;
+use schema::v1::ClosedRecord;
 
 use super::wire::{i64_len, put_i64, put_len, put_varint};
 use super::Settings;
@@ -41,16 +40,20 @@ impl Default for Closed {
     }
 }
 
+/// The receipt time and length of the key whose head starts `buf`, if one does.
+fn head(buf: &[u8]) -> Option<(i64, usize)> {
+    let (at, len) = buf.get(..HEAD)?.split_at(8);
+    let at = i64::from_le_bytes(at.try_into().ok()?);
+    Some((at, u32::from_le_bytes(len.try_into().ok()?) as usize))
+}
+
 impl Closed {
     /// The keys remembered, with their receipt times.
     pub fn keys(&self) -> impl Iterator<Item = (&[u8], i64)> {
         let mut rest = &self.keys[..];
         std::iter::from_fn(move || {
-            let (head, tail) = rest.split_at_checked(HEAD)?;
-            let (at, len) = head.split_at(8);
-            let at = i64::from_le_bytes(at.try_into().ok()?);
-            let len = u32::from_le_bytes(len.try_into().ok()?) as usize;
-            let (key, tail) = tail.split_at(len);
+            let (at, len) = head(rest)?;
+            let (key, tail) = rest[HEAD..].split_at(len);
             rest = tail;
             Some((key, at))
         })
@@ -90,9 +93,7 @@ impl Closed {
         self.earliest = i64::MAX;
         // Kept bytes end at `write`; the run of kept keys not yet moved starts at `run`.
         let (mut read, mut write, mut run) = (0, 0, 0);
-        while let Some(head) = self.keys.get(read..read + HEAD) {
-            let at = i64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
-            let len = u32::from_le_bytes(head[8..].try_into().expect("4 bytes")) as usize;
+        while let Some((at, len)) = head(&self.keys[read..]) {
             if forgotten_at(at, s) <= watermark {
                 self.keys.copy_within(run..read, write);
                 write += read - run;
