@@ -130,6 +130,8 @@ fn audit_json_and_protobuf(c: &mut Criterion) {
 /// before the timed part), applied as they are read.
 fn collation_core(c: &mut Criterion) {
     const N: usize = 10_000;
+    // Records whose windows the joining events join: ten events each.
+    const JOINING: usize = 1_000;
     let mut rng = Rng::new(9);
     let opening: Vec<Vec<u8>> = (0..N)
         .map(|i| memory::opening_event(i, &mut rng).encode_to_vec())
@@ -143,6 +145,36 @@ fn collation_core(c: &mut Criterion) {
             |mut col| {
                 for (i, e) in opening.iter().enumerate() {
                     col.apply_encoded(e, i as i64).expect("a raw record");
+                }
+                col.take_live();
+                col
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // Events joining open windows: JOINING records' windows opened before the timed part,
+    // then N events (N / JOINING per record, interleaved) that each join one and make its
+    // live audit, as most events of a burst do.
+    let opened: Vec<Vec<u8>> = (0..JOINING)
+        .map(|r| memory::joining_event(r, 0, &mut rng).encode_to_vec())
+        .collect();
+    let joining: Vec<Vec<u8>> = (0..N)
+        .map(|i| memory::joining_event(i % JOINING, 1 + i / JOINING, &mut rng).encode_to_vec())
+        .collect();
+    g.bench_function("apply_joining_open_windows", |b| {
+        b.iter_batched(
+            || {
+                let mut col = PartitionCollator::new(memory::settings(), 0);
+                for (i, e) in opened.iter().enumerate() {
+                    col.apply_encoded(e, i as i64).expect("a raw record");
+                }
+                col.take_live();
+                col
+            },
+            |mut col| {
+                for (i, e) in joining.iter().enumerate() {
+                    col.apply_encoded(e, (JOINING + i) as i64)
+                        .expect("a raw record");
                 }
                 col.take_live();
                 col

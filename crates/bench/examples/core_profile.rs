@@ -7,12 +7,15 @@
 //!   shape over 800 records, applied and closed.
 //! - `open`: `hot_paths`' `apply_open_windows`, 10,000 one-change events each opening its
 //!   record's window (and making its live audit); nothing closes.
+//! - `join`: `hot_paths`' `apply_joining_open_windows` in one loop: 1,000 records, ten
+//!   one-change events each, interleaved, so the first 1,000 open a window and the other
+//!   9,000 join one (each making its live audit); nothing closes.
 //! - `wflush`: `w` flushed as the collator flushes (`workload::apply_flushing`, every
 //!   `workload::CORE_FLUSH` events): audits, live audits and `collator-state` values taken,
 //!   so the state is encoded and the dirty list emptied, which `w` never does. `hot_paths`'
 //!   workload benches apply it so.
 //!
-//! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS] [w|wflush|open]`
+//! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS] [w|wflush|open|join]`
 
 use std::time::Instant;
 
@@ -27,6 +30,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Events of the `open` mix, as in `hot_paths`.
 const OPENING: usize = 10_000;
+
+/// Records of the `join` mix, as in `hot_paths`.
+const JOINING: usize = 1_000;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -51,7 +57,14 @@ fn main() {
                 .collect();
             (events, false)
         }
-        other => panic!("no mix {other}: w or open"),
+        "join" => {
+            let mut rng = Rng::new(9);
+            let events = (0..OPENING)
+                .map(|i| memory::joining_event(i % JOINING, i / JOINING, &mut rng).encode_to_vec())
+                .collect();
+            (events, false)
+        }
+        other => panic!("no mix {other}: w, wflush, open or join"),
     };
     let started = Instant::now();
     let mut audits = 0;

@@ -56,6 +56,18 @@ pub fn opening_event(i: usize, rng: &mut Rng) -> schema::v1::RawEvent {
     }
 }
 
+/// The `n`-th change of the record of [`opening_event`] `record`, `n` ms after it, with its
+/// own dedup key: for `n` ≥ 1 (and well inside the gap) it joins the window that `n` = 0
+/// opened, as most events of a burst do.
+pub fn joining_event(record: usize, n: usize, rng: &mut Rng) -> schema::v1::RawEvent {
+    let mut e = opening_event(record, rng);
+    let id = workload::record_id(record);
+    e.received_at_ms += n as i64;
+    e.event_time_ms += n as i64;
+    e.dedup_key = format!("changelog:{id}-{n}");
+    e
+}
+
 /// Measures and adds the rows to `table`.
 pub fn run(windows: usize, table: &mut Table) -> Result<(), Error> {
     let mut rng = Rng::new(1);
