@@ -10,7 +10,7 @@ use schema::v1::{Action, RawEvent};
 use super::ids::live_id;
 use super::merge::{self, MergedChange};
 use super::raw::{read_raw, RawView, FIRST_CHANGES};
-use super::wire::{bytes_len, put_bytes, put_i64, put_len, put_str, put_varint_field, str_len};
+use super::wire::{put_bytes, put_i64, put_str, put_varint, put_varint_field};
 use super::Settings;
 
 /// One encoded live audit and the key it is produced under (the root record's partition key).
@@ -47,18 +47,29 @@ pub(crate) fn encode_live_view(
 ) -> Option<LiveAudit> {
     let entries = std::slice::from_ref(event);
     let action = merge::action(entries);
-    // Most events change a few distinct fields: merged on the stack, without a vector.
+    // Most events change one field, or a few distinct ones: merged on the stack, without a
+    // vector (and one change without a merge at all).
     let mut distinct = [MergedChange::default(); FIRST_CHANGES];
+    let single;
     let merged;
     let keep = s.keep_reverted_fields;
-    let fields = match event
-        .first_changes()
-        .and_then(|changes| merge::distinct_fields(changes, keep, &mut distinct))
-    {
-        Some(fields) => fields,
-        None => {
-            merged = merge::merged_fields(entries, keep);
-            &merged[..]
+    let fields = match event.first_changes() {
+        Some(&[change]) => {
+            single = [MergedChange(change)];
+            if keep || !single[0].reverted() {
+                &single[..]
+            } else {
+                &[]
+            }
+        }
+        changes => {
+            match changes.and_then(|changes| merge::distinct_fields(changes, keep, &mut distinct)) {
+                Some(fields) => fields,
+                None => {
+                    merged = merge::merged_fields(entries, keep);
+                    &merged[..]
+                }
+            }
         }
     };
     if fields.is_empty() && action == Action::Update {
@@ -99,9 +110,13 @@ pub(crate) fn encode_live_view(
     put_str(11, event.integration_id, &mut buf);
     put_str(12, event.jira_site, &mut buf);
     if event.received_at_ms != 0 {
-        // The window of a live audit is the instant it was received.
+        // The window of a live audit is the instant it was received: its start, then the
+        // same varint again as its end, copied with the key changed.
+        let start = buf.len();
         put_i64(13, event.received_at_ms, &mut buf);
-        put_i64(14, event.received_at_ms, &mut buf);
+        let end = buf.len();
+        buf.extend_from_within(start..end);
+        buf[end] = END_KEY;
     }
     put_varint_field(15, 1, &mut buf);
     if merge::late(entries, s) {
@@ -115,6 +130,9 @@ pub(crate) fn encode_live_view(
         key_len: key.len(),
     })
 }
+
+/// The key of `AuditEvent.window_end_ms` (14, a varint), one byte.
+const END_KEY: u8 = 14 << 3;
 
 /// Room for the live audit of `event`, so its buffer is not grown while it is written: every
 /// byte it copies (the author twice), and a generous 3 bytes of tag and length per field.
@@ -138,25 +156,32 @@ fn put_opt_str(tag: u32, s: Option<&[u8]>, buf: &mut Vec<u8>) {
     }
 }
 
-/// Encoded length of [`put_opt_str`].
-fn opt_str_len(tag: u32, s: Option<&[u8]>) -> usize {
-    s.map_or(0, |s| bytes_len(tag, s.len()))
-}
-
 /// `AuditChange` (field 9 of `AuditEvent`), length-delimited. Collated audits write theirs
 /// with it too (`audit`).
+///
+/// Its length is not measured first: one byte is kept for it, which almost every change fits,
+/// and set once the fields are written; a longer change has its fields moved along for the
+/// longer varint.
 pub(super) fn put_change(c: &MergedChange<'_>, buf: &mut Vec<u8>) {
-    let len = str_len(1, c.0.field_id)
-        + str_len(2, c.0.field_name)
-        + opt_str_len(3, c.value())
-        + opt_str_len(4, c.previous_value())
-        + opt_str_len(5, c.value_id())
-        + opt_str_len(6, c.previous_value_id());
-    put_len(9, len, buf);
+    buf.push(CHANGE_KEY);
+    let len_at = buf.len();
+    buf.push(0);
     put_str(1, c.0.field_id, buf);
     put_str(2, c.0.field_name, buf);
     put_opt_str(3, c.value(), buf);
     put_opt_str(4, c.previous_value(), buf);
     put_opt_str(5, c.value_id(), buf);
     put_opt_str(6, c.previous_value_id(), buf);
+    let len = buf.len() - len_at - 1;
+    match u8::try_from(len).ok().filter(|&l| l < 0x80) {
+        Some(l) => buf[len_at] = l,
+        None => {
+            let mut varint = Vec::with_capacity(10);
+            put_varint(len as u64, &mut varint);
+            buf.splice(len_at..=len_at, varint);
+        }
+    }
 }
+
+/// The key of `AuditEvent.changes` (9, length-delimited), one byte.
+const CHANGE_KEY: u8 = 9 << 3 | 2;

@@ -264,7 +264,7 @@ impl<'a> MergedChange<'a> {
         self.0.from
     }
     /// It ends where it started.
-    fn reverted(&self) -> bool {
+    pub(crate) fn reverted(&self) -> bool {
         self.0.from == self.0.to && self.0.from_string == self.0.to_string
     }
 }
