@@ -18,7 +18,9 @@ use prost::{DecodeError, Message as _};
 use schema::v1::{Action, RawEvent, User};
 
 use super::merge::Entry;
-use super::wire::{self, varint, ChangeView, Fields, Value};
+use super::wire::{
+    self, take_key, take_key2, take_len_delimited, varint, ChangeView, Fields, Value,
+};
 
 /// One `RawEvent`, borrowed from its encoding. `body` is not read. Every string is kept as its
 /// bytes, checked as UTF-8 all the same: the collator only copies, compares and hashes them,
@@ -107,9 +109,100 @@ impl<'a> RawView<'a> {
         Some(v)
     }
 
+    /// [`RawView::read`] by the reading of prost's field order alone.
+    #[cfg(test)]
+    pub fn read_in_order(buf: &'a [u8]) -> Option<Self> {
+        let mut v = RawView::default();
+        RawView::fill_in_order(&mut v, buf)?;
+        Some(v)
+    }
+
     /// Reads `buf` into `v`, a default view, as [`RawView::read`] does; on `None`, `v` holds
     /// whatever was read before the bytes were found unusual.
-    fn fill(v: &mut RawView<'a>, mut buf: &'a [u8]) -> Option<()> {
+    fn fill(v: &mut RawView<'a>, buf: &'a [u8]) -> Option<()> {
+        if RawView::fill_in_order(v, buf).is_some() {
+            return Some(());
+        }
+        *v = RawView::default();
+        RawView::fill_any(v, buf)
+    }
+
+    /// [`fill`](Self::fill) of a record as prost writes it: every field in tag order, each
+    /// once (the changes together), read where it must be by its key, with no dispatch on
+    /// tags. `None` on any other layout (a field missing from its place, a wire type or key
+    /// not prost's, an unknown field, bytes left over), which `fill_any` then reads from the
+    /// start: a record in order reads here exactly as there.
+    fn fill_in_order(v: &mut RawView<'a>, buf: &'a [u8]) -> Option<()> {
+        let mut rest = buf;
+        let string = |rest: &mut &'a [u8]| checked(take_len_delimited(rest)?);
+        if take_key(&mut rest, 1 << 3 | 2) {
+            v.integration_id = string(&mut rest)?;
+        }
+        if take_key(&mut rest, 2 << 3 | 2) {
+            v.jira_site = string(&mut rest)?;
+        }
+        if take_key(&mut rest, 3 << 3 | 2) {
+            v.delivery_id = string(&mut rest)?;
+        }
+        if take_key(&mut rest, 4 << 3) {
+            v.retry_count = varint(&mut rest)? as u32;
+        }
+        if take_key(&mut rest, 5 << 3) {
+            v.received_at_ms = varint(&mut rest)? as i64;
+        }
+        if take_key(&mut rest, 6 << 3) {
+            v.event_time_ms = varint(&mut rest)? as i64;
+        }
+        if take_key(&mut rest, 7 << 3 | 2) {
+            v.event_name = string(&mut rest)?;
+        }
+        if take_key(&mut rest, 8 << 3 | 2) {
+            v.issue_event_type = string(&mut rest)?;
+        }
+        if take_key(&mut rest, 9 << 3 | 2) {
+            v.set_actor(take_len_delimited(&mut rest)?)?;
+        }
+        if take_key(&mut rest, 10 << 3 | 2) {
+            v.set_record(take_len_delimited(&mut rest)?)?;
+        }
+        if take_key(&mut rest, 11 << 3 | 2) {
+            v.set_associated(take_len_delimited(&mut rest)?)?;
+        }
+        if take_key(&mut rest, 12 << 3) {
+            v.action = varint(&mut rest)? as i32;
+        }
+        let changes_at = buf.len() - rest.len();
+        while take_key(&mut rest, 13 << 3 | 2) {
+            v.add_change(take_len_delimited(&mut rest)?)?;
+        }
+        v.changes = &buf[changes_at..buf.len() - rest.len()];
+        if take_key(&mut rest, 14 << 3 | 2) {
+            v.dedup_key = string(&mut rest)?;
+        }
+        if take_key(&mut rest, 15 << 3 | 2) {
+            v.partition_key = string(&mut rest)?;
+        }
+        // Tags 16 to 20 take two-byte keys. The body (16) is not read.
+        if take_key2(&mut rest, 16 << 3 | 2) {
+            take_len_delimited(&mut rest)?;
+        }
+        if take_key2(&mut rest, 17 << 3 | 2) {
+            v.workspace = string(&mut rest)?;
+        }
+        if take_key2(&mut rest, 18 << 3) {
+            v.known_event = varint(&mut rest)? != 0;
+        }
+        if take_key2(&mut rest, 19 << 3 | 2) {
+            v.project = string(&mut rest)?;
+        }
+        if take_key2(&mut rest, 20 << 3 | 2) {
+            v.flow = string(&mut rest)?;
+        }
+        rest.is_empty().then_some(())
+    }
+
+    /// Reads `buf`, whose fields may come in any order, into `v`, a default view.
+    fn fill_any(v: &mut RawView<'a>, mut buf: &'a [u8]) -> Option<()> {
         let whole = buf;
         let mut changes: Option<(usize, usize)> = None;
         while !buf.is_empty() {
@@ -146,40 +239,14 @@ impl<'a> RawView<'a> {
                 (7, Value::Bytes(b)) => v.event_name = checked(b)?,
                 (8, Value::Bytes(b)) => v.issue_event_type = checked(b)?,
                 // A message field sent twice is merged by prost: leave that to it.
-                (9, Value::Bytes(b)) if v.actor.is_none() => {
-                    let [id, ..] = canonical_strings::<6>(b, 0)?;
-                    (v.actor, v.actor_id) = (Some(b), id.unwrap_or_default());
-                }
-                (10, Value::Bytes(b)) if v.record.is_none() => {
-                    let [rtype, rid] = canonical_strings::<2>(b, 0)?;
-                    v.record_type = rtype.unwrap_or_default();
-                    v.record_id = rid.unwrap_or_default();
-                    v.record = Some(b);
-                }
-                (11, Value::Bytes(b)) if v.associated.is_none() => {
-                    canonical_strings::<2>(b, 0)?;
-                    v.associated = Some(b);
-                }
+                (9, Value::Bytes(b)) if v.actor.is_none() => v.set_actor(b)?,
+                (10, Value::Bytes(b)) if v.record.is_none() => v.set_record(b)?,
+                (11, Value::Bytes(b)) if v.associated.is_none() => v.set_associated(b)?,
                 (12, Value::Varint(n)) => v.action = n as i32,
                 (13, Value::Bytes(b)) => {
-                    // `from`, `from_string`, `to` and `to_string` are `optional`: present when
-                    // empty.
-                    let [field_id, field_name, from, from_string, to, to_string] =
-                        canonical_strings::<6>(b, OPTIONAL_CHANGE_STRINGS)?;
-                    if let Some(c) = v.first_changes.get_mut(v.change_count) {
-                        *c = ChangeView {
-                            field_id: field_id.unwrap_or_default(),
-                            field_name: field_name.unwrap_or_default(),
-                            from,
-                            from_string,
-                            to,
-                            to_string,
-                        };
-                    }
-                    v.changes_field_len += 1 + encoded_len_varint(b.len() as u64) + b.len();
+                    v.add_change(b)?;
                     let end = whole.len() - buf.len();
                     changes = Some((changes.map_or(field_at, |(start, _)| start), end));
-                    v.change_count += 1;
                 }
                 (14, Value::Bytes(b)) => v.dedup_key = checked(b)?,
                 (15, Value::Bytes(b)) => v.partition_key = checked(b)?,
@@ -198,6 +265,49 @@ impl<'a> RawView<'a> {
         if let Some((start, end)) = changes {
             v.changes = &whole[start..end];
         }
+        Some(())
+    }
+
+    /// The actor (an encoded `User`), if it is prost's encoding.
+    fn set_actor(&mut self, b: &'a [u8]) -> Option<()> {
+        let [id, ..] = canonical_strings::<6>(b, 0)?;
+        (self.actor, self.actor_id) = (Some(b), id.unwrap_or_default());
+        Some(())
+    }
+
+    /// The record that changed (an encoded `RecordRef`), if it is prost's encoding.
+    fn set_record(&mut self, b: &'a [u8]) -> Option<()> {
+        let [rtype, rid] = canonical_strings::<2>(b, 0)?;
+        self.record_type = rtype.unwrap_or_default();
+        self.record_id = rid.unwrap_or_default();
+        self.record = Some(b);
+        Some(())
+    }
+
+    /// The record it belongs to (an encoded `RecordRef`), if it is prost's encoding.
+    fn set_associated(&mut self, b: &'a [u8]) -> Option<()> {
+        canonical_strings::<2>(b, 0)?;
+        self.associated = Some(b);
+        Some(())
+    }
+
+    /// One more change (an encoded `FieldChange`), if it is prost's encoding. Its `from`,
+    /// `from_string`, `to` and `to_string` are `optional`: present when empty.
+    fn add_change(&mut self, b: &'a [u8]) -> Option<()> {
+        let [field_id, field_name, from, from_string, to, to_string] =
+            canonical_strings::<6>(b, OPTIONAL_CHANGE_STRINGS)?;
+        if let Some(c) = self.first_changes.get_mut(self.change_count) {
+            *c = ChangeView {
+                field_id: field_id.unwrap_or_default(),
+                field_name: field_name.unwrap_or_default(),
+                from,
+                from_string,
+                to,
+                to_string,
+            };
+        }
+        self.changes_field_len += 1 + encoded_len_varint(b.len() as u64) + b.len();
+        self.change_count += 1;
         Some(())
     }
 

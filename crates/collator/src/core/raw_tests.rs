@@ -168,6 +168,8 @@ proptest! {
         let view = RawView::read(&bytes);
         prop_assert!(view.is_some(), "prost's encoding is read in place");
         assert_reads_as(&view.unwrap_or_default(), &RawEvent::decode(bytes.as_slice()).unwrap());
+        // By the reading that expects prost's field order, not by the fallback.
+        prop_assert_eq!(RawView::read_in_order(&bytes), view);
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn join_groups(x: u64) -> u64 {
 
 /// Consumes the one-byte field key `key` at the front of `buf`, if it is there.
 #[inline(always)]
-fn take_key(buf: &mut &[u8], key: u8) -> bool {
+pub(crate) fn take_key(buf: &mut &[u8], key: u8) -> bool {
     match buf.split_first() {
         Some((&b, rest)) if b == key => {
             *buf = rest;
@@ -83,9 +83,23 @@ fn take_key(buf: &mut &[u8], key: u8) -> bool {
     }
 }
 
+/// Consumes the two-byte field key of `key` (128 to 16,383: tags 16 to 2,047) at the front
+/// of `buf`, if it is there.
+#[inline(always)]
+pub(crate) fn take_key2(buf: &mut &[u8], key: u16) -> bool {
+    let bytes = [(key as u8) | 0x80, (key >> 7) as u8];
+    match buf.split_first_chunk::<2>() {
+        Some((first, rest)) if *first == bytes => {
+            *buf = rest;
+            true
+        }
+        _ => false,
+    }
+}
+
 /// A length-delimited value at the front of `buf` (after its key), consumed.
 #[inline(always)]
-fn take_len_delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
+pub(crate) fn take_len_delimited<'a>(buf: &mut &'a [u8]) -> Option<&'a [u8]> {
     let len = usize::try_from(varint(buf)?).ok()?;
     let (value, rest) = buf.split_at_checked(len)?;
     *buf = rest;
@@ -380,12 +394,14 @@ pub(crate) fn put_len(tag: u32, len: usize, buf: &mut Vec<u8>) {
 
 /// A length-delimited field whose value is already encoded (a message, or bytes): written
 /// even when empty, as prost writes a present message.
+#[inline]
 pub(crate) fn put_bytes(tag: u32, value: &[u8], buf: &mut Vec<u8>) {
     put_len(tag, value.len(), buf);
     buf.extend_from_slice(value);
 }
 
 /// A proto3 `string` field, left out when empty: a `&str`, or bytes known to be UTF-8.
+#[inline]
 pub(crate) fn put_str<S: AsRef<[u8]> + ?Sized>(tag: u32, s: &S, buf: &mut Vec<u8>) {
     let s = s.as_ref();
     if !s.is_empty() {
