@@ -10,17 +10,22 @@
 //! - `join`: `hot_paths`' `apply_joining_open_windows` in one loop: 1,000 records, ten
 //!   one-change events each, interleaved, so the first 1,000 open a window and the other
 //!   9,000 join one (each making its live audit); nothing closes.
+//! - `bodies`: `wflush` with each event carrying a real Jira request body, the fixtures in
+//!   turn (0.5 to 18 KB), as ingest writes them: `hot_paths`'
+//!   `apply_and_close_w_mix_with_bodies`.
 //! - `wflush`: `w` flushed as the collator flushes (`workload::apply_flushing`, every
 //!   `workload::CORE_FLUSH` events): audits, live audits and `collator-state` values taken,
 //!   so the state is encoded and the dirty list emptied, which `w` never does. `hot_paths`'
 //!   workload benches apply it so.
 //!
-//! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS] [w|wflush|open|join]`
+//! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS] [w|wflush|bodies|open|join]`
 
 use std::time::Instant;
 
-use auditstream_bench::memory;
+use std::path::Path;
+
 use auditstream_bench::workload::{self, Rng};
+use auditstream_bench::{ingest_load, memory};
 use collator::core::PartitionCollator;
 use prost::Message as _;
 
@@ -50,6 +55,20 @@ fn main() {
                 .collect(),
             true,
         ),
+        "bodies" => {
+            let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/jira");
+            let bodies = ingest_load::fixture_bodies(Path::new(fixtures)).expect("the fixtures");
+            let events = workload::core_mix()
+                .events
+                .into_iter()
+                .zip(bodies.iter().cycle())
+                .map(|(mut e, body)| {
+                    e.body.clone_from(body);
+                    e.encode_to_vec()
+                })
+                .collect();
+            (events, true)
+        }
         "open" => {
             let mut rng = Rng::new(9);
             let events = (0..OPENING)
@@ -64,13 +83,13 @@ fn main() {
                 .collect();
             (events, false)
         }
-        other => panic!("no mix {other}: w, wflush, open or join"),
+        other => panic!("no mix {other}: w, wflush, bodies, open or join"),
     };
     let started = Instant::now();
     let mut audits = 0;
     for _ in 0..rounds {
         let mut col = PartitionCollator::new(memory::settings(), 0);
-        if mix == "wflush" {
+        if mix == "wflush" || mix == "bodies" {
             audits += workload::apply_flushing(&mut col, &events);
         } else {
             for (i, e) in events.iter().enumerate() {

@@ -348,6 +348,7 @@ impl<'a> RawView<'a> {
 
 /// `b` if it is valid UTF-8, checked without making a `&str`: most strings are ASCII, which
 /// `is_ascii` checks a word at a time where `from_utf8` goes a byte at a time until aligned.
+#[inline(always)]
 fn checked(b: &[u8]) -> Option<&[u8]> {
     wire::valid_utf8(b).then_some(b)
 }

@@ -364,3 +364,28 @@ fn body_is_never_read() {
     let view = RawView::read(&bytes).expect("read in place");
     assert_reads_as(&view, &e);
 }
+
+#[test]
+fn tmp_fixture_bodies_in_order() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/jira");
+    let mut n = 0;
+    for f in std::fs::read_dir(dir).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_some_and(|x| x == "json") {
+            let mut e = event(
+                "d1",
+                "u1",
+                1,
+                2,
+                vec![change("status", Some("a"), Some("b"))],
+            );
+            e.body = std::fs::read(&p).unwrap();
+            e.workspace = "ws".into();
+            e.project = "P".into();
+            let bytes = e.encode_to_vec();
+            assert!(RawView::read_in_order(&bytes).is_some(), "{p:?}");
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+}
