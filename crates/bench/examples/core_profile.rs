@@ -20,9 +20,8 @@
 //!
 //! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS] [w|wflush|bodies|open|join]`
 
-use std::time::Instant;
-
 use std::path::Path;
+use std::time::Instant;
 
 use auditstream_bench::workload::{self, Rng};
 use auditstream_bench::{ingest_load, memory};
