@@ -126,6 +126,17 @@ fn audit_json_and_protobuf(c: &mut Criterion) {
     g.finish();
 }
 
+/// `col` with `events` applied at offsets from `first_offset` on, and their live audits taken
+/// (and dropped).
+fn applied(mut col: PartitionCollator, events: &[Vec<u8>], first_offset: i64) -> PartitionCollator {
+    for (i, e) in events.iter().enumerate() {
+        col.apply_encoded(e, first_offset + i as i64)
+            .expect("a raw record");
+    }
+    col.take_live();
+    col
+}
+
 /// The collator's core as the shell runs it: each event is a `raw` record's bytes (encoded
 /// before the timed part), applied as they are read.
 fn collation_core(c: &mut Criterion) {
@@ -142,13 +153,7 @@ fn collation_core(c: &mut Criterion) {
     g.bench_function("apply_open_windows", |b| {
         b.iter_batched(
             || PartitionCollator::new(memory::settings(), 0),
-            |mut col| {
-                for (i, e) in opening.iter().enumerate() {
-                    col.apply_encoded(e, i as i64).expect("a raw record");
-                }
-                col.take_live();
-                col
-            },
+            |col| applied(col, &opening, 0),
             BatchSize::LargeInput,
         )
     });
@@ -163,36 +168,15 @@ fn collation_core(c: &mut Criterion) {
         .collect();
     g.bench_function("apply_joining_open_windows", |b| {
         b.iter_batched(
-            || {
-                let mut col = PartitionCollator::new(memory::settings(), 0);
-                for (i, e) in opened.iter().enumerate() {
-                    col.apply_encoded(e, i as i64).expect("a raw record");
-                }
-                col.take_live();
-                col
-            },
-            |mut col| {
-                for (i, e) in joining.iter().enumerate() {
-                    col.apply_encoded(e, (JOINING + i) as i64)
-                        .expect("a raw record");
-                }
-                col.take_live();
-                col
-            },
+            || applied(PartitionCollator::new(memory::settings(), 0), &opened, 0),
+            |col| applied(col, &joining, JOINING as i64),
             BatchSize::LargeInput,
         )
     });
     // Windows closed: N open windows, one watermark move past all their deadlines.
     g.bench_function("close_windows", |b| {
         b.iter_batched(
-            || {
-                let mut col = PartitionCollator::new(memory::settings(), 0);
-                for (i, e) in opening.iter().enumerate() {
-                    col.apply_encoded(e, i as i64).expect("a raw record");
-                }
-                col.take_live();
-                col
-            },
+            || applied(PartitionCollator::new(memory::settings(), 0), &opening, 0),
             |mut col| {
                 col.advance(i64::MAX);
                 col.take_audits_encoded()
