@@ -15,10 +15,8 @@ use schema::v1::{AuditEvent, RawEvent};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/jira");
-
 fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(FIXTURES);
+    let dir = Path::new(ingest_load::FIXTURES);
     let bodies = ingest_load::fixture_bodies(dir).expect("fixtures readable");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("fixtures dir")
@@ -160,12 +158,8 @@ fn collation_core(c: &mut Criterion) {
     // Events joining open windows: JOINING records' windows opened before the timed part,
     // then N events (N / JOINING per record, interleaved) that each join one and make its
     // live audit, as most events of a burst do.
-    let opened: Vec<Vec<u8>> = (0..JOINING)
-        .map(|r| memory::joining_event(r, 0, &mut rng).encode_to_vec())
-        .collect();
-    let joining: Vec<Vec<u8>> = (0..N)
-        .map(|i| memory::joining_event(i % JOINING, 1 + i / JOINING, &mut rng).encode_to_vec())
-        .collect();
+    let mut opened = memory::joining_events(JOINING, 1 + N / JOINING, &mut rng);
+    let joining = opened.split_off(JOINING);
     g.bench_function("apply_joining_open_windows", |b| {
         b.iter_batched(
             || applied(PartitionCollator::new(memory::settings(), 0), &opened, 0),
@@ -188,18 +182,9 @@ fn collation_core(c: &mut Criterion) {
     // Workload W's mix (bursts joining open windows, closes as time passes), per event.
     let (raw_events, _) = sample_audits();
     let events: Vec<Vec<u8>> = raw_events.iter().map(|e| e.encode_to_vec()).collect();
-    // The same events as ingest writes them: each carries its original Jira request (`body`;
-    // here the real fixtures in turn, 0.5 to 18 KB), which the collator never needs.
+    // The same events as ingest writes them, each with a real Jira request as its body.
     let bodies: Vec<Vec<u8>> = fixtures().into_iter().map(|(_, body)| body).collect();
-    let with_bodies: Vec<Vec<u8>> = raw_events
-        .iter()
-        .zip(bodies.iter().cycle())
-        .map(|(e, body)| {
-            let mut e = e.clone();
-            e.body.clone_from(body);
-            e.encode_to_vec()
-        })
-        .collect();
+    let with_bodies = workload::encoded_with_bodies(&raw_events, &bodies);
     let mut g2 = c.benchmark_group("collation_core_workload");
     g2.throughput(Throughput::Elements(events.len() as u64));
     // Flushed as the collator's batches flush: audits, live audits and state taken encoded,

@@ -55,17 +55,9 @@ fn main() {
             true,
         ),
         "bodies" => {
-            let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/jira");
-            let bodies = ingest_load::fixture_bodies(Path::new(fixtures)).expect("the fixtures");
-            let events = workload::core_mix()
-                .events
-                .into_iter()
-                .zip(bodies.iter().cycle())
-                .map(|(mut e, body)| {
-                    e.body.clone_from(body);
-                    e.encode_to_vec()
-                })
-                .collect();
+            let bodies = ingest_load::fixture_bodies(Path::new(ingest_load::FIXTURES))
+                .expect("the fixtures");
+            let events = workload::encoded_with_bodies(&workload::core_mix().events, &bodies);
             (events, true)
         }
         "open" => {
@@ -76,10 +68,7 @@ fn main() {
             (events, false)
         }
         "join" => {
-            let mut rng = Rng::new(9);
-            let events = (0..OPENING)
-                .map(|i| memory::joining_event(i % JOINING, i / JOINING, &mut rng).encode_to_vec())
-                .collect();
+            let events = memory::joining_events(JOINING, OPENING / JOINING, &mut Rng::new(9));
             (events, false)
         }
         other => panic!("no mix {other}: w, wflush, bodies, open or join"),

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use auditstream_bench::ingest_load::fixture_bodies;
+use auditstream_bench::ingest_load::{fixture_bodies, FIXTURES};
 use ingest::normalize::{self, Delivery, Source};
 use ingest::scope::ScopeFacts;
 use prost::Message as _;
@@ -16,8 +16,6 @@ use prost::Message as _;
 /// The allocator the auditstream binaries run with.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/jira");
 
 fn main() {
     let rounds: usize = std::env::args()

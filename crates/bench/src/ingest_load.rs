@@ -24,6 +24,9 @@ use crate::Error;
 /// The token of the harness's integration (≥ 128 bits, as ingest requires).
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
+/// The repository's real Jira fixtures, for the benches and examples built from this crate.
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/jira");
+
 /// Every `*.json` fixture body under `dir`, sorted by name.
 pub fn fixture_bodies(dir: &Path) -> Result<Vec<Vec<u8>>, Error> {
     let io = |source| Error::Http {

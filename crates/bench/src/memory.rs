@@ -68,6 +68,14 @@ pub fn joining_event(record: usize, n: usize, rng: &mut Rng) -> schema::v1::RawE
     e
 }
 
+/// `per_record` one-change events for each of `records` records, interleaved: the first
+/// `records` open their windows ([`joining_event`] 0), every later one joins one.
+pub fn joining_events(records: usize, per_record: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
+    (0..records * per_record)
+        .map(|i| prost::Message::encode_to_vec(&joining_event(i % records, i / records, rng)))
+        .collect()
+}
+
 /// Measures and adds the rows to `table`.
 pub fn run(windows: usize, table: &mut Table) -> Result<(), Error> {
     let mut rng = Rng::new(1);

@@ -121,6 +121,20 @@ pub fn core_mix() -> Workload {
     })
 }
 
+/// `events` encoded as ingest writes them: each carrying an original Jira request (`body`),
+/// `bodies` in turn (the real fixtures: 0.5 to 18 KB), which the collator never reads.
+pub fn encoded_with_bodies(events: &[RawEvent], bodies: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    events
+        .iter()
+        .zip(bodies.iter().cycle())
+        .map(|(e, body)| {
+            let mut e = e.clone();
+            e.body.clone_from(body);
+            prost::Message::encode_to_vec(&e)
+        })
+        .collect()
+}
+
 /// Events between two flushes where the core's benches apply [`core_mix`] as the collator
 /// does. A batch of the collator holds up to `max_batch` (20,000) records over all its
 /// partitions, some 3,300 per partition of workload W's six while it catches up, and fewer

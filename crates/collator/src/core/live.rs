@@ -56,7 +56,7 @@ pub(crate) fn encode_live_view(
     let fields = match event.first_changes() {
         Some(&[change]) => {
             single = [MergedChange(change)];
-            if keep || !single[0].reverted() {
+            if single[0].kept(keep) {
                 &single[..]
             } else {
                 &[]

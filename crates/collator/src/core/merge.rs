@@ -264,8 +264,12 @@ impl<'a> MergedChange<'a> {
         self.0.from
     }
     /// It ends where it started.
-    pub(crate) fn reverted(&self) -> bool {
+    fn reverted(&self) -> bool {
         self.0.from == self.0.to && self.0.from_string == self.0.to_string
+    }
+    /// It is written to an audit: it changed something, or reverted changes are kept.
+    pub(crate) fn kept(&self, keep_reverted: bool) -> bool {
+        keep_reverted || !self.reverted()
     }
 }
 
@@ -301,7 +305,7 @@ pub(crate) fn merged_fields<E: Entry>(entries: &[E], keep_reverted: bool) -> Mer
         }
     }
     if !keep_reverted {
-        fields.retain(|m| !m.reverted());
+        fields.retain(|m| m.kept(false));
     }
     fields
 }
@@ -323,7 +327,7 @@ pub(crate) fn distinct_fields<'a, 'o>(
     }
     let mut n = 0;
     for m in changes.iter().map(|&c| MergedChange(c)) {
-        if keep_reverted || !m.reverted() {
+        if m.kept(keep_reverted) {
             out[n] = m;
             n += 1;
         }

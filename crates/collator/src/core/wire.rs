@@ -345,10 +345,10 @@ pub(crate) fn put_varint(v: u64, buf: &mut Vec<u8>) {
 
 /// A varint of two bytes or more (ids are ten, times six, many lengths two), without a
 /// loop: the 7-bit groups are spread into bytes with masks and shifts, the last byte's
-/// continuation bit cleared, and all ten possible bytes appended as one fixed-size copy, then the buffer cut back to the varint's length. Every byte is made in
-/// registers: building them in a stack array and patching one byte there made the copy's
-/// loads wait on the narrower stores before them (a failed store forwarding, some 15 cycles,
-/// a sixth of the core's time in a profile of events opening windows). prost's
+/// continuation bit cleared, and all ten possible bytes appended as one fixed-size copy, then
+/// the buffer cut back to the varint's length. Every byte is made in registers: building them
+/// in a stack array and patching one byte there made the copy's loads wait on the narrower
+/// stores before them (a failed store forwarding; BENCHMARKS.md, thirteenth pass). prost's
 /// `encode_varint` pushes byte by byte, each push checking the buffer's room. Not inlined:
 /// [`put_varint`] stays small enough to inline everywhere.
 #[inline(never)]
