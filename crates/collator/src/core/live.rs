@@ -48,10 +48,8 @@ pub(crate) fn encode_live_view(
     let entries = std::slice::from_ref(event);
     let action = merge::action(entries);
     // Most events change one field, or a few distinct ones: merged on the stack, without a
-    // vector (and one change without a merge at all).
-    let mut distinct = [MergedChange::default(); FIRST_CHANGES];
-    let single;
-    let merged;
+    // vector (and one change without a merge at all, nor an array to zero).
+    let (single, mut distinct, merged);
     let keep = s.keep_reverted_fields;
     let fields = match event.first_changes() {
         Some(&[change]) => {
@@ -62,8 +60,9 @@ pub(crate) fn encode_live_view(
                 &[]
             }
         }
-        changes => {
-            match changes.and_then(|changes| merge::distinct_fields(changes, keep, &mut distinct)) {
+        first => {
+            distinct = [MergedChange::default(); FIRST_CHANGES];
+            match first.and_then(|c| merge::distinct_fields(c, keep, &mut distinct)) {
                 Some(fields) => fields,
                 None => {
                     merged = merge::merged_fields(entries, keep);
