@@ -132,9 +132,34 @@ impl<'a> RawView<'a> {
     /// tags. `None` on any other layout (a field missing from its place, a wire type or key
     /// not prost's, an unknown field, bytes left over), which `fill_any` then reads from the
     /// start: a record in order reads here exactly as there.
+    ///
+    /// The strings of fields 1 to 15 lie in two spans of the record: fields 1 to 3, and 7 to
+    /// 15 with the actor, records and changes between them. Where a span is all ASCII (its keys
+    /// are one byte below 0x80, and its lengths are too while shorter than 128), every string
+    /// in it is valid UTF-8, so two checks of the spans stand for some fifteen of short
+    /// strings, each with its fixed cost. A record with any other byte there (a longer string,
+    /// a name with an accent) is read again with every string checked by itself.
     fn fill_in_order(v: &mut RawView<'a>, buf: &'a [u8]) -> Option<()> {
+        if RawView::fill_fields_in_order::<false>(v, buf)? {
+            return Some(());
+        }
+        *v = RawView::default();
+        RawView::fill_fields_in_order::<true>(v, buf).map(|_| ())
+    }
+
+    /// [`fill_in_order`](Self::fill_in_order) with each string of fields 1 to 15 checked by
+    /// itself (`CHECK`), or not: then `Some(false)` unless both spans that hold them are ASCII.
+    fn fill_fields_in_order<const CHECK: bool>(v: &mut RawView<'a>, buf: &'a [u8]) -> Option<bool> {
         let mut rest = buf;
-        let string = |rest: &mut &'a [u8]| checked(take_len_delimited(rest)?);
+        let at = |rest: &[u8]| buf.len() - rest.len();
+        let string = |rest: &mut &'a [u8]| {
+            let s = take_len_delimited(rest)?;
+            if CHECK {
+                checked(s)
+            } else {
+                Some(s)
+            }
+        };
         if take_key(&mut rest, 1 << 3 | 2) {
             v.integration_id = string(&mut rest)?;
         }
@@ -144,6 +169,7 @@ impl<'a> RawView<'a> {
         if take_key(&mut rest, 3 << 3 | 2) {
             v.delivery_id = string(&mut rest)?;
         }
+        let first_span_end = at(rest);
         if take_key(&mut rest, 4 << 3) {
             v.retry_count = varint(&mut rest)? as u32;
         }
@@ -153,6 +179,7 @@ impl<'a> RawView<'a> {
         if take_key(&mut rest, 6 << 3) {
             v.event_time_ms = varint(&mut rest)? as i64;
         }
+        let second_span_start = at(rest);
         if take_key(&mut rest, 7 << 3 | 2) {
             v.event_name = string(&mut rest)?;
         }
@@ -160,45 +187,47 @@ impl<'a> RawView<'a> {
             v.issue_event_type = string(&mut rest)?;
         }
         if take_key(&mut rest, 9 << 3 | 2) {
-            v.set_actor(take_len_delimited(&mut rest)?)?;
+            v.set_actor::<CHECK>(take_len_delimited(&mut rest)?)?;
         }
         if take_key(&mut rest, 10 << 3 | 2) {
-            v.set_record(take_len_delimited(&mut rest)?)?;
+            v.set_record::<CHECK>(take_len_delimited(&mut rest)?)?;
         }
         if take_key(&mut rest, 11 << 3 | 2) {
-            v.set_associated(take_len_delimited(&mut rest)?)?;
+            v.set_associated::<CHECK>(take_len_delimited(&mut rest)?)?;
         }
         if take_key(&mut rest, 12 << 3) {
             v.action = varint(&mut rest)? as i32;
         }
-        let changes_at = buf.len() - rest.len();
+        let changes_at = at(rest);
         while take_key(&mut rest, 13 << 3 | 2) {
-            v.add_change(take_len_delimited(&mut rest)?)?;
+            v.add_change::<CHECK>(take_len_delimited(&mut rest)?)?;
         }
-        v.changes = &buf[changes_at..buf.len() - rest.len()];
+        v.changes = &buf[changes_at..at(rest)];
         if take_key(&mut rest, 14 << 3 | 2) {
             v.dedup_key = string(&mut rest)?;
         }
         if take_key(&mut rest, 15 << 3 | 2) {
             v.partition_key = string(&mut rest)?;
         }
+        let spans_ascii = CHECK
+            || (buf[..first_span_end].is_ascii() && buf[second_span_start..at(rest)].is_ascii());
         // Tags 16 to 20 take two-byte keys. The body (16) is not read.
         if take_key2(&mut rest, 16 << 3 | 2) {
             take_len_delimited(&mut rest)?;
         }
         if take_key2(&mut rest, 17 << 3 | 2) {
-            v.workspace = string(&mut rest)?;
+            v.workspace = checked(take_len_delimited(&mut rest)?)?;
         }
         if take_key2(&mut rest, 18 << 3) {
             v.known_event = varint(&mut rest)? != 0;
         }
         if take_key2(&mut rest, 19 << 3 | 2) {
-            v.project = string(&mut rest)?;
+            v.project = checked(take_len_delimited(&mut rest)?)?;
         }
         if take_key2(&mut rest, 20 << 3 | 2) {
-            v.flow = string(&mut rest)?;
+            v.flow = checked(take_len_delimited(&mut rest)?)?;
         }
-        rest.is_empty().then_some(())
+        rest.is_empty().then_some(spans_ascii)
     }
 
     /// Reads `buf`, whose fields may come in any order, into `v`, a default view.
@@ -239,12 +268,12 @@ impl<'a> RawView<'a> {
                 (7, Value::Bytes(b)) => v.event_name = checked(b)?,
                 (8, Value::Bytes(b)) => v.issue_event_type = checked(b)?,
                 // A message field sent twice is merged by prost: leave that to it.
-                (9, Value::Bytes(b)) if v.actor.is_none() => v.set_actor(b)?,
-                (10, Value::Bytes(b)) if v.record.is_none() => v.set_record(b)?,
-                (11, Value::Bytes(b)) if v.associated.is_none() => v.set_associated(b)?,
+                (9, Value::Bytes(b)) if v.actor.is_none() => v.set_actor::<true>(b)?,
+                (10, Value::Bytes(b)) if v.record.is_none() => v.set_record::<true>(b)?,
+                (11, Value::Bytes(b)) if v.associated.is_none() => v.set_associated::<true>(b)?,
                 (12, Value::Varint(n)) => v.action = n as i32,
                 (13, Value::Bytes(b)) => {
-                    v.add_change(b)?;
+                    v.add_change::<true>(b)?;
                     let end = whole.len() - buf.len();
                     changes = Some((changes.map_or(field_at, |(start, _)| start), end));
                 }
@@ -269,15 +298,15 @@ impl<'a> RawView<'a> {
     }
 
     /// The actor (an encoded `User`), if it is prost's encoding.
-    fn set_actor(&mut self, b: &'a [u8]) -> Option<()> {
-        let [id, ..] = canonical_strings::<6>(b, 0)?;
+    fn set_actor<const CHECK: bool>(&mut self, b: &'a [u8]) -> Option<()> {
+        let [id, ..] = canonical_strings::<6, CHECK>(b, 0)?;
         (self.actor, self.actor_id) = (Some(b), id.unwrap_or_default());
         Some(())
     }
 
     /// The record that changed (an encoded `RecordRef`), if it is prost's encoding.
-    fn set_record(&mut self, b: &'a [u8]) -> Option<()> {
-        let [rtype, rid] = canonical_strings::<2>(b, 0)?;
+    fn set_record<const CHECK: bool>(&mut self, b: &'a [u8]) -> Option<()> {
+        let [rtype, rid] = canonical_strings::<2, CHECK>(b, 0)?;
         self.record_type = rtype.unwrap_or_default();
         self.record_id = rid.unwrap_or_default();
         self.record = Some(b);
@@ -285,17 +314,17 @@ impl<'a> RawView<'a> {
     }
 
     /// The record it belongs to (an encoded `RecordRef`), if it is prost's encoding.
-    fn set_associated(&mut self, b: &'a [u8]) -> Option<()> {
-        canonical_strings::<2>(b, 0)?;
+    fn set_associated<const CHECK: bool>(&mut self, b: &'a [u8]) -> Option<()> {
+        canonical_strings::<2, CHECK>(b, 0)?;
         self.associated = Some(b);
         Some(())
     }
 
     /// One more change (an encoded `FieldChange`), if it is prost's encoding. Its `from`,
     /// `from_string`, `to` and `to_string` are `optional`: present when empty.
-    fn add_change(&mut self, b: &'a [u8]) -> Option<()> {
+    fn add_change<const CHECK: bool>(&mut self, b: &'a [u8]) -> Option<()> {
         let [field_id, field_name, from, from_string, to, to_string] =
-            canonical_strings::<6>(b, OPTIONAL_CHANGE_STRINGS)?;
+            canonical_strings::<6, CHECK>(b, OPTIONAL_CHANGE_STRINGS)?;
         if let Some(c) = self.first_changes.get_mut(self.change_count) {
             *c = ChangeView {
                 field_id: field_id.unwrap_or_default(),
@@ -359,14 +388,18 @@ fn checked(b: &[u8]) -> Option<&[u8]> {
 /// (proto3 leaves out an empty plain string). Copying such bytes is copying what prost would
 /// write. The values are checked as UTF-8 and returned as bytes: once for the whole message
 /// when it is ASCII (most are, and each check of a short string has a fixed cost), else one
-/// by one.
+/// by one. Without `CHECK` they are not checked here: the caller checks bytes that hold the
+/// whole message.
 ///
 /// Read by index, with the key and the common lengths taken as the bytes they are: a key of
 /// tag 1 to 15 and wire type 2 is one byte below 0x80 (any other key is refused here, as a
 /// longer key names a tag beyond `N`), and a length is mostly one byte, else two.
-fn canonical_strings<const N: usize>(buf: &[u8], optional: u32) -> Option<[Option<&[u8]>; N]> {
+fn canonical_strings<const N: usize, const CHECK: bool>(
+    buf: &[u8],
+    optional: u32,
+) -> Option<[Option<&[u8]>; N]> {
     let mut out = [None; N];
-    let ascii = buf.is_ascii();
+    let ascii = !CHECK || buf.is_ascii();
     let mut last_tag = 0;
     let mut at = 0;
     while let Some(&key) = buf.get(at) {

@@ -393,3 +393,91 @@ fn records_with_real_bodies_are_read_in_order() {
     }
     assert!(read > 0);
 }
+
+/// An in-order record whose every string, the actor's, records' and changes' too, holds its
+/// own marker: the `n`th is `s<n>xx`.
+fn record_with_marked_strings() -> RawEvent {
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("s{n:02}xx")
+    };
+    let user = User {
+        id: next(),
+        name: next(),
+        email: next(),
+        account_id: next(),
+        username: next(),
+        user_key: next(),
+    };
+    let record = RecordRef {
+        r#type: next(),
+        id: next(),
+    };
+    let associated = RecordRef {
+        r#type: next(),
+        id: next(),
+    };
+    let field_change = FieldChange {
+        field_id: next(),
+        field_name: next(),
+        from: Some(next()),
+        from_string: Some(next()),
+        to: Some(next()),
+        to_string: Some(next()),
+    };
+    RawEvent {
+        integration_id: next(),
+        jira_site: next(),
+        delivery_id: next(),
+        retry_count: 1,
+        received_at_ms: T0,
+        event_time_ms: T0,
+        event_name: next(),
+        issue_event_type: next(),
+        actor: Some(user),
+        record: Some(record),
+        associated: Some(associated),
+        action: 2,
+        changes: vec![field_change.clone(), field_change],
+        dedup_key: next(),
+        partition_key: next(),
+        body: b"{}".to_vec(),
+        workspace: next(),
+        known_event: true,
+        project: next(),
+        flow: next(),
+    }
+}
+
+/// Each string is checked wherever it lies, also where the in-order reading checks a whole
+/// span of the record at once: a string made invalid UTF-8 is refused, as prost refuses it,
+/// and one made valid but not ASCII is read as prost decodes it.
+#[test]
+fn every_string_of_an_in_order_record_is_checked() {
+    let e = record_with_marked_strings();
+    let bytes = e.encode_to_vec();
+    assert_eq!(
+        RawView::read_in_order(&bytes).map(|v| v.flow),
+        Some(&b"s26xx"[..])
+    );
+    for n in 1..=26 {
+        let marker = format!("s{n:02}xx");
+        let at = bytes
+            .windows(marker.len())
+            .position(|w| w == marker.as_bytes())
+            .unwrap_or_else(|| panic!("{marker} is in the record"))
+            + 3;
+        let mut invalid = bytes.clone();
+        invalid[at] = 0xff;
+        assert!(RawEvent::decode(invalid.as_slice()).is_err(), "{marker}");
+        assert_eq!(RawView::read(&invalid), None, "{marker} made invalid");
+        assert!(read_raw(&invalid, &mut Vec::new()).is_err(), "{marker}");
+        let mut accented = bytes.clone();
+        accented[at..at + 2].copy_from_slice("é".as_bytes());
+        let decoded = RawEvent::decode(accented.as_slice()).expect("valid UTF-8");
+        let view = RawView::read_in_order(&accented);
+        assert!(view.is_some(), "{marker} made é is read in order");
+        assert_reads_as(&view.unwrap_or_default(), &decoded);
+    }
+}
