@@ -4,13 +4,14 @@
 //! writes for [`super::live_audit`]'s `AuditEvent`: fields in tag order, proto3 defaults left
 //! out (a unit test and a property test hold the two to the same bytes).
 
+use prost::encoding::{encode_varint, encoded_len_varint};
 use prost::Message as _;
 use schema::v1::{Action, RawEvent};
 
 use super::ids::live_id;
 use super::merge::{self, MergedChange};
 use super::raw::{read_raw, RawView, FIRST_CHANGES};
-use super::wire::{put_bytes, put_i64, put_str, put_varint, put_varint_field};
+use super::wire::{put_bytes, put_i64, put_str, put_varint_field};
 use super::Settings;
 
 /// One encoded live audit and the key it is produced under (the root record's partition key).
@@ -160,7 +161,7 @@ fn put_opt_str(tag: u32, s: Option<&[u8]>, buf: &mut Vec<u8>) {
 ///
 /// Its length is not measured first: one byte is kept for it, which almost every change fits,
 /// and set once the fields are written; a longer change has its fields moved along for the
-/// longer varint.
+/// longer varint, which is written in place.
 pub(super) fn put_change(c: &MergedChange<'_>, buf: &mut Vec<u8>) {
     buf.push(CHANGE_KEY);
     let len_at = buf.len();
@@ -175,9 +176,10 @@ pub(super) fn put_change(c: &MergedChange<'_>, buf: &mut Vec<u8>) {
     match u8::try_from(len).ok().filter(|&l| l < 0x80) {
         Some(l) => buf[len_at] = l,
         None => {
-            let mut varint = Vec::with_capacity(10);
-            put_varint(len as u64, &mut varint);
-            buf.splice(len_at..=len_at, varint);
+            // Room for the longer varint next to the byte kept, then the varint written there.
+            let n = encoded_len_varint(len as u64);
+            buf.splice(len_at..len_at, std::iter::repeat_n(0, n - 1));
+            encode_varint(len as u64, &mut &mut buf[len_at..len_at + n]);
         }
     }
 }
