@@ -320,12 +320,17 @@ async fn broker_killed_and_restarted_loses_no_acknowledged_change_and_no_audit()
     let in_raw = raw.len() as u64;
     // Every change in raw reaches the sink in exactly one collated audit (a window's
     // `source_event_count` counts its distinct changes); a repeated id must be byte-identical.
+    // Each new count is printed, so a run that times out shows how far the audits got.
+    let last_counted = std::cell::Cell::new(u64::MAX);
     let audits = eventually(
         "the audits of every change in raw at the sink",
         Duration::from_secs(120),
         || {
             let audits = sink_audits(&pipeline.stdout_lines());
             let counted: u64 = audits.values().map(|(n, _)| n).sum();
+            if last_counted.replace(counted) != counted {
+                eprintln!("e2e: the sink's audits count {counted} of the {in_raw} changes in raw");
+            }
             async move { (counted >= in_raw).then_some(audits) }
         },
     )
