@@ -11,7 +11,7 @@ use schema::v1::{Action, RawEvent};
 use super::ids::live_id;
 use super::merge::{self, MergedChange};
 use super::raw::{read_raw, RawView, FIRST_CHANGES};
-use super::wire::{put_bytes, put_i64, put_str, put_varint_field};
+use super::wire::{put_bytes, put_str, put_varint_field};
 use super::Settings;
 
 /// One encoded live audit and the key it is produced under (the root record's partition key).
@@ -88,7 +88,13 @@ pub(crate) fn encode_live_view(
     if action as i32 != 0 {
         put_varint_field(2, action as i32 as u64, &mut buf);
     }
-    put_i64(3, merge::created_at_ms(event), &mut buf);
+    // `merge::created_at_ms` of the one event, with its bytes.
+    let created_at = if event.event_time.value() > 0 {
+        event.event_time
+    } else {
+        event.received_at
+    };
+    created_at.put(3, &mut buf);
     if merge::interesting(action, fields, s) {
         put_varint_field(4, 1, &mut buf);
     }
@@ -109,11 +115,11 @@ pub(crate) fn encode_live_view(
     put_str(10, event.workspace, &mut buf);
     put_str(11, event.integration_id, &mut buf);
     put_str(12, event.jira_site, &mut buf);
-    if event.received_at_ms != 0 {
+    if event.received_at.value() != 0 {
         // The window of a live audit is the instant it was received: its start, then the
         // same varint again as its end, copied with the key changed.
         let start = buf.len();
-        put_i64(13, event.received_at_ms, &mut buf);
+        event.received_at.put(13, &mut buf);
         let end = buf.len();
         buf.extend_from_within(start..end);
         buf[end] = END_KEY;

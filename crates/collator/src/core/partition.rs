@@ -190,7 +190,7 @@ impl PartitionCollator {
     /// Applies a raw record read in place. Window time is the event's `received_at`, so the
     /// watermark first moves to it: windows it proves idle close before it is applied.
     pub(crate) fn apply_view(&mut self, event: &RawView<'_>, offset: i64) -> Applied {
-        self.advance(event.received_at_ms);
+        self.advance(event.received_at.value());
         let (rtype, rid) = (event.record_type, event.record_id);
         let mut key = std::mem::take(&mut self.apply_key);
         write_record_key(&mut key, event.jira_site, rtype, rid);
@@ -219,7 +219,7 @@ impl PartitionCollator {
             slot.forget_memory(wm, &s);
             slot.open
                 .as_ref()
-                .is_some_and(|w| !w.accepts(event.received_at_ms, &s))
+                .is_some_and(|w| !w.accepts(event.received_at.value(), &s))
         });
         if close_first {
             self.close(n, as_str(&key));
@@ -235,7 +235,7 @@ impl PartitionCollator {
                 closed: Some(closed),
                 ..
             }) if closed.remembers(event.dedup_key, wm, &s) => Applied::Duplicate,
-            Some(Slot { open: Some(w), .. }) if w.accepts(event.received_at_ms, &s) => {
+            Some(Slot { open: Some(w), .. }) if w.accepts(event.received_at.value(), &s) => {
                 if w.insert(event, offset) {
                     Applied::Joined
                 } else {

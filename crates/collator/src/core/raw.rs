@@ -19,7 +19,7 @@ use schema::v1::{Action, RawEvent, User};
 
 use super::merge::Entry;
 use super::wire::{
-    self, take_key, take_key2, take_len_delimited, varint, ChangeView, Fields, Value,
+    self, take_key, take_key2, take_len_delimited, varint, ChangeView, Fields, I64AsRead, Value,
 };
 
 /// One `RawEvent`, borrowed from its encoding. `body` is not read. Every string is kept as its
@@ -32,8 +32,9 @@ pub(crate) struct RawView<'a> {
     pub jira_site: &'a [u8],
     pub delivery_id: &'a [u8],
     pub retry_count: u32,
-    pub received_at_ms: i64,
-    pub event_time_ms: i64,
+    /// `received_at_ms` and `event_time_ms`, each with its bytes when read in order.
+    pub received_at: I64AsRead,
+    pub event_time: I64AsRead,
     pub event_name: &'a [u8],
     pub issue_event_type: &'a [u8],
     /// The encoded `User`, when the event has an actor.
@@ -179,10 +180,10 @@ impl<'a> RawView<'a> {
             v.retry_count = varint(&mut rest)? as u32;
         }
         if take_key(&mut rest, 5 << 3) {
-            v.received_at_ms = varint(&mut rest)? as i64;
+            v.received_at = I64AsRead::read(&mut rest)?;
         }
         if take_key(&mut rest, 6 << 3) {
-            v.event_time_ms = varint(&mut rest)? as i64;
+            v.event_time = I64AsRead::read(&mut rest)?;
         }
         let second_span_start = at(rest);
         if take_key(&mut rest, 7 << 3 | 2) {
@@ -274,8 +275,8 @@ impl<'a> RawView<'a> {
                 (2, Value::Bytes(b)) => v.jira_site = checked(b)?,
                 (3, Value::Bytes(b)) => v.delivery_id = checked(b)?,
                 (4, Value::Varint(n)) => v.retry_count = n as u32,
-                (5, Value::Varint(n)) => v.received_at_ms = n as i64,
-                (6, Value::Varint(n)) => v.event_time_ms = n as i64,
+                (5, Value::Varint(n)) => v.received_at = I64AsRead::of(n as i64),
+                (6, Value::Varint(n)) => v.event_time = I64AsRead::of(n as i64),
                 (7, Value::Bytes(b)) => v.event_name = checked(b)?,
                 (8, Value::Bytes(b)) => v.issue_event_type = checked(b)?,
                 // A message field sent twice is merged by prost: leave that to it.
@@ -463,9 +464,9 @@ impl Entry for RawView<'_> {
         self.change_views()
     }
     fn event_time_ms(&self) -> i64 {
-        self.event_time_ms
+        self.event_time.value()
     }
     fn received_at_ms(&self) -> i64 {
-        self.received_at_ms
+        self.received_at.value()
     }
 }

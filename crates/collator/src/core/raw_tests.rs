@@ -10,7 +10,7 @@ use schema::v1::{FieldChange, RawEvent, RecordRef, User};
 
 use super::raw::{read_raw, RawView};
 use super::tests::{change, event, field_change_of, settings, GAP};
-use super::wire::ChangeView;
+use super::wire::{ChangeView, I64AsRead};
 use super::PartitionCollator;
 
 /// Every value the view reads is the one prost decoded; every message it keeps as bytes is
@@ -20,8 +20,8 @@ fn assert_reads_as(v: &RawView<'_>, e: &RawEvent) {
     assert_eq!(v.jira_site, e.jira_site.as_bytes());
     assert_eq!(v.delivery_id, e.delivery_id.as_bytes());
     assert_eq!(v.retry_count, e.retry_count);
-    assert_eq!(v.received_at_ms, e.received_at_ms);
-    assert_eq!(v.event_time_ms, e.event_time_ms);
+    assert_writes_as(v.received_at, e.received_at_ms);
+    assert_writes_as(v.event_time, e.event_time_ms);
     assert_eq!(v.event_name, e.event_name.as_bytes());
     assert_eq!(v.issue_event_type, e.issue_event_type.as_bytes());
     assert_eq!(
@@ -157,6 +157,48 @@ fn damaged() -> impl Strategy<Value = Vec<u8>> {
             }
             b
         })
+}
+
+/// `read` holds `value`, and writes it (bytes kept or not) as prost writes an `int64` field.
+fn assert_writes_as(read: I64AsRead, value: i64) {
+    assert_eq!(read.value(), value);
+    let mut expected = Vec::new();
+    if value != 0 {
+        prost::encoding::int64::encode(3, &value, &mut expected);
+    }
+    let mut written = Vec::new();
+    read.put(3, &mut written);
+    assert_eq!(written, expected, "{read:?}");
+    assert_eq!(read.encoded_len(3), expected.len(), "{read:?}");
+}
+
+#[test]
+fn a_time_is_written_as_prost_writes_it_however_the_record_carried_it() {
+    let e = RawEvent {
+        received_at_ms: T0,
+        event_time_ms: T0 - 1,
+        dedup_key: "k".into(),
+        ..RawEvent::default()
+    };
+    let bytes = e.encode_to_vec();
+    // Prost's own bytes: kept and copied.
+    assert_reads_as(&RawView::read_in_order(&bytes).expect("in order"), &e);
+    // A varint with a trailing zero group (prost reads it, and never writes it), a
+    // negative time (ten bytes), a time at the record's very end (no eight bytes to load)
+    // and a zero written out: read, and written as prost writes the value.
+    let mut padded = Vec::new();
+    encode_key(5, WireType::Varint, &mut padded);
+    padded.extend_from_slice(&[0x81, 0x80, 0x00]);
+    prost::encoding::string::encode(14, &"a dedup key".to_string(), &mut padded);
+    let mut negative = Vec::new();
+    prost::encoding::int64::encode(5, &-T0, &mut negative);
+    let mut at_end = Vec::new();
+    prost::encoding::int64::encode(6, &T0, &mut at_end);
+    for record in [padded, negative, at_end, vec![5 << 3, 0]] {
+        let decoded = RawEvent::decode(record.as_slice()).expect("prost reads it");
+        let view = RawView::read(&record).expect("read in place");
+        assert_reads_as(&view, &decoded);
+    }
 }
 
 proptest! {

@@ -111,8 +111,8 @@ impl SessionWindow {
             put_str(7, event.partition_key, &mut extra);
         }
         let mut w = SessionWindow {
-            first_received_ms: event.received_at_ms,
-            last_received_ms: event.received_at_ms,
+            first_received_ms: event.received_at.value(),
+            last_received_ms: event.received_at.value(),
             entries: Vec::new(),
             extra: boxed(extra),
             flags,
@@ -286,9 +286,12 @@ impl SessionWindow {
     /// Applies an event. Returns false when its dedup key is already in the window (a
     /// duplicate delivery: applied once, but it still widens the window's bounds).
     pub(crate) fn insert(&mut self, event: &RawView<'_>, offset: i64) -> bool {
-        self.widen(event.received_at_ms);
+        self.widen(event.received_at.value());
         let dedup = event.dedup_key;
-        let key = (entry_time(event.event_time_ms, event.received_at_ms), dedup);
+        let key = (
+            entry_time(event.event_time.value(), event.received_at.value()),
+            dedup,
+        );
         let before = self.entries.len();
         let bits = key_bits(dedup);
         let at = if !self.index.may_hold(bits)
@@ -314,8 +317,8 @@ impl SessionWindow {
                 }
             }
             if let Some((span, received)) = found {
-                if event.received_at_ms < received {
-                    self.lower_received_at(span, event.received_at_ms);
+                if event.received_at.value() < received {
+                    self.lower_received_at(span, event.received_at.value());
                 }
                 return false;
             }

@@ -353,6 +353,11 @@ pub(crate) fn put_varint(v: u64, buf: &mut Vec<u8>) {
 /// [`put_varint`] stays small enough to inline everywhere.
 #[inline(never)]
 fn put_long_varint(v: u64, buf: &mut Vec<u8>) {
+    if v < 0x4000 {
+        // Two bytes (most lengths and offsets of two bytes or more): no masks needed.
+        buf.extend_from_slice(&[v as u8 | 0x80, (v >> 7) as u8]);
+        return;
+    }
     let len = prost::encoding::encoded_len_varint(v);
     // The low 56 bits, eight groups of 7: into 32-bit halves, then 16-bit quarters, then bytes.
     let mut x = v & 0x00ff_ffff_ffff_ffff;
@@ -437,6 +442,75 @@ pub(crate) fn i64_len(tag: u32, v: i64) -> usize {
         0
     } else {
         prost::encoding::int64::encoded_len(tag, &v)
+    }
+}
+
+/// An `int64` field's value and its varint's bytes as the record it was read from carries
+/// them, so that a field written from it (a timestamp, written up to three times per event)
+/// is copied rather than encoded again. The bytes are kept only where they are prost's
+/// encoding of the value (no trailing zero group) in eight bytes or fewer, and eight bytes
+/// could be loaded where they start; else `len` is 0 and the value is encoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct I64AsRead {
+    value: i64,
+    /// The varint's bytes, little-endian, the rest zero.
+    word: u64,
+    len: u8,
+}
+
+impl I64AsRead {
+    /// A value known without its bytes (read by prost, or by a field's dispatch): encoded
+    /// when written.
+    pub fn of(value: i64) -> Self {
+        I64AsRead {
+            value,
+            ..Self::default()
+        }
+    }
+
+    pub fn value(&self) -> i64 {
+        self.value
+    }
+
+    /// The varint at the front of `buf`, consumed, with its bytes kept when they can be.
+    #[inline(always)]
+    pub fn read(buf: &mut &[u8]) -> Option<Self> {
+        let before = *buf;
+        let value = varint(buf)? as i64;
+        let len = before.len() - buf.len();
+        Some(match before.first_chunk::<8>() {
+            Some(word) if len <= 8 && (len == 1 || before[len - 1] != 0) => I64AsRead {
+                value,
+                word: u64::from_le_bytes(*word) & (u64::MAX >> (64 - 8 * len)),
+                len: len as u8,
+            },
+            _ => I64AsRead::of(value),
+        })
+    }
+
+    /// [`put_i64`] of it: the kept bytes copied as one word, then cut back to their length.
+    #[inline(always)]
+    pub fn put(&self, tag: u32, buf: &mut Vec<u8>) {
+        if self.len == 0 {
+            put_i64(tag, self.value, buf);
+        } else if self.value != 0 {
+            put_varint(u64::from(tag) << 3 | WireType::Varint as u64, buf);
+            let end = buf.len() + usize::from(self.len);
+            buf.extend_from_slice(&self.word.to_le_bytes());
+            buf.truncate(end);
+        }
+    }
+
+    /// [`i64_len`] of it.
+    #[inline(always)]
+    pub fn encoded_len(&self, tag: u32) -> usize {
+        if self.len == 0 {
+            i64_len(tag, self.value)
+        } else if self.value == 0 {
+            0
+        } else {
+            key_len(tag) + usize::from(self.len)
+        }
     }
 }
 

@@ -97,7 +97,7 @@ fn rebuild(
         // Read in place, as the live collator reads it, so replay decides exactly as it did.
         let mut canonical = Vec::new();
         match read_raw(msg.payload().unwrap_or_default(), &mut canonical) {
-            Ok(event) if event.received_at_ms < end_ms => {
+            Ok(event) if event.received_at.value() < end_ms => {
                 collator.apply_view(&event, msg.offset());
             }
             Ok(_) => {}

@@ -109,8 +109,8 @@ pub(super) fn frames(buf: &[u8]) -> impl Iterator<Item = (Range<usize>, &[u8])> 
 /// `raw`).
 pub(super) fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
     let len = str_len(1, event.dedup_key)
-        + i64_len(2, event.event_time_ms)
-        + i64_len(3, event.received_at_ms)
+        + event.event_time.encoded_len(2)
+        + event.received_at.encoded_len(3)
         + i64_len(4, offset)
         + event.actor.map_or(0, |a| bytes_len(5, a.len()))
         + if event.action != 0 {
@@ -128,8 +128,8 @@ pub(super) fn put_entry(event: &RawView<'_>, offset: i64, buf: &mut Vec<u8>) {
     }
     put_len(ENTRIES, len, buf);
     put_str(1, event.dedup_key, buf);
-    put_i64(2, event.event_time_ms, buf);
-    put_i64(3, event.received_at_ms, buf);
+    event.event_time.put(2, buf);
+    event.received_at.put(3, buf);
     put_i64(4, offset, buf);
     if let Some(a) = event.actor {
         put_bytes(5, a, buf);
