@@ -10,7 +10,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::closed::Closed;
 use super::window::SessionWindow;
-use super::wire::{as_str, put_len};
+use super::wire::{as_str, put_len, same_bytes};
 use super::Settings;
 
 /// What the records of one site, type, integration and workspace share.
@@ -27,11 +27,11 @@ pub(crate) struct Origin {
 impl Origin {
     /// Whether this is the origin of these parts (as [`Origins::get`] takes them).
     pub fn is(&self, parts: &[&[u8]; 5]) -> bool {
-        *self.key_prefix.as_bytes() == *parts[0]
-            && *self.jira_site.as_bytes() == *parts[1]
-            && *self.record_type.as_bytes() == *parts[2]
-            && *self.integration_id.as_bytes() == *parts[3]
-            && *self.workspace.as_bytes() == *parts[4]
+        same_bytes(self.key_prefix.as_bytes(), parts[0])
+            && same_bytes(self.jira_site.as_bytes(), parts[1])
+            && same_bytes(self.record_type.as_bytes(), parts[2])
+            && same_bytes(self.integration_id.as_bytes(), parts[3])
+            && same_bytes(self.workspace.as_bytes(), parts[4])
     }
 }
 
@@ -150,7 +150,9 @@ impl Slot {
 
     pub fn key_is(&self, key: &[u8]) -> bool {
         let (p, id) = (self.origin.key_prefix.as_bytes(), self.id.as_bytes());
-        key.len() == p.len() + id.len() && key.starts_with(p) && key.ends_with(id)
+        key.len() == p.len() + id.len()
+            && same_bytes(&key[..p.len()], p)
+            && same_bytes(&key[p.len()..], id)
     }
 
     pub fn write_key(&self, buf: &mut String) {

@@ -141,6 +141,34 @@ impl<'a> Iterator for Fields<'a> {
     }
 }
 
+/// `a == b`, for the short strings a record's key and origin are made of (a site, a type,
+/// an id): compared inline as the overlapping first and last words of their length, where
+/// `==` calls the C library's `memcmp` for each. Longer than 64 bytes, it is `==`.
+#[inline(always)]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn ends<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+        a.first_chunk::<N>() == b.first_chunk::<N>() && a.last_chunk::<N>() == b.last_chunk::<N>()
+    }
+    fn halves(a: &[u8], b: &[u8]) -> bool {
+        let (h, n) = (a.len() / 2, a.len());
+        ends::<16>(&a[..h], &b[..h]) && ends::<16>(&a[h..n], &b[h..n])
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        0 => true,
+        1..=3 => {
+            a[0] == b[0] && a[a.len() / 2] == b[a.len() / 2] && a[a.len() - 1] == b[a.len() - 1]
+        }
+        4..=7 => ends::<4>(a, b),
+        8..=15 => ends::<8>(a, b),
+        16..=32 => ends::<16>(a, b),
+        33..=64 => halves(a, b),
+        _ => a == b,
+    }
+}
+
 pub(crate) fn as_str(b: &[u8]) -> &str {
     // Every string stored was a Rust `&str` (or prost-validated UTF-8) when it was written.
     std::str::from_utf8(b).unwrap_or_default()
@@ -602,6 +630,22 @@ mod tests {
             put_varint(v, &mut ours);
             encode_varint(v, &mut prosts);
             prop_assert_eq!(ours, prosts);
+        }
+
+        #[test]
+        fn same_bytes_is_slice_equality(
+            a in proptest::collection::vec(0u8..3, 0..80),
+            flip in any::<prop::sample::Index>(),
+            cut in 0usize..3,
+        ) {
+            prop_assert!(same_bytes(&a, &a.clone()));
+            if !a.is_empty() {
+                let mut b = a.clone();
+                b[flip.index(a.len())] ^= 0x40;
+                prop_assert!(!same_bytes(&a, &b));
+            }
+            let shorter = &a[..a.len().saturating_sub(cut)];
+            prop_assert_eq!(same_bytes(&a, shorter), a.as_slice() == shorter);
         }
 
         #[test]
