@@ -50,9 +50,9 @@ fn digest(settings: Settings, events: &[RawEvent]) -> String {
             h.update(b"audit");
             h.update(&a.payload);
         }
-        for a in c.take_live() {
+        for a in c.take_live().iter() {
             h.update(b"live");
-            h.update(&a.payload);
+            h.update(a.payload);
         }
         let dirty = c.take_dirty();
         for (k, s) in &dirty {

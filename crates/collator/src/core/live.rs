@@ -14,38 +14,117 @@ use super::raw::{read_raw, RawView, FIRST_CHANGES};
 use super::wire::{put_bytes, put_str, put_varint_field};
 use super::Settings;
 
-/// One encoded live audit and the key it is produced under (the root record's partition key).
-/// The key is the payload's last field (`partition_key`, 18), so it is not copied again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveAudit {
-    pub payload: Vec<u8>,
+/// The live audits of the events applied since the last take, encoded one after another in
+/// chunks of [`CHUNK`] bytes or more. One is written per applied change: a buffer of its own
+/// each was an allocation and a free per event, and one buffer grown as they are written
+/// copied them all again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveAudits {
+    /// Each made with room for the audits written into it, so none is moved once written.
+    chunks: Vec<Vec<u8>>,
+    spans: Vec<Span>,
+}
+
+/// Where a live audit is in [`LiveAudits`]: its chunk, where it ends there (it starts where
+/// the audit before it in the chunk ends), and the length of its key (the payload's tail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    chunk: usize,
+    end: usize,
     key_len: usize,
 }
 
-impl LiveAudit {
+/// The least room a chunk of [`LiveAudits`] is made with: some 200 live audits of workload W.
+const CHUNK: usize = 64 * 1024;
+
+/// One live audit of [`LiveAudits`]: its encoded payload, and the key it is produced under
+/// (the root record's partition key). The key is the payload's last field (`partition_key`,
+/// 18), so it is not copied again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveAudit<'a> {
+    pub payload: &'a [u8],
+    key_len: usize,
+}
+
+impl<'a> LiveAudit<'a> {
     /// The key it is produced under: the last `key_len` bytes of the payload.
-    pub fn key(&self) -> &[u8] {
+    pub fn key(&self) -> &'a [u8] {
         &self.payload[self.payload.len() - self.key_len..]
     }
 }
 
-/// The live audit of one applied raw event, or `None` when it has nothing to say (an update
-/// whose changes are empty or cancel out). The collator writes it from the record's bytes
+impl LiveAudits {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The audits in the order they were written.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = LiveAudit<'_>> + '_ {
+        (0..self.spans.len()).map(|i| {
+            let Span {
+                chunk,
+                end,
+                key_len,
+            } = self.spans[i];
+            let start = match i.checked_sub(1).map(|before| self.spans[before]) {
+                Some(before) if before.chunk == chunk => before.end,
+                _ => 0,
+            };
+            LiveAudit {
+                payload: &self.chunks[chunk][start..end],
+                key_len,
+            }
+        })
+    }
+
+    /// Writes the live audit of an applied raw event after the others; nothing when it has
+    /// nothing to say (`encode_live_view`).
+    pub(crate) fn push(&mut self, record_key: &[u8], event: &RawView<'_>, s: &Settings) {
+        let chunks = &mut self.chunks;
+        let written = encode_live_view(record_key, event, s, |room| {
+            if chunks.last().is_none_or(|c| c.capacity() - c.len() < room) {
+                chunks.push(Vec::with_capacity(room.max(CHUNK)));
+            }
+            chunks.last_mut().expect("a chunk was just made")
+        });
+        if let Some(key_len) = written {
+            let chunk = self.chunks.len() - 1;
+            let end = self.chunks[chunk].len();
+            self.spans.push(Span {
+                chunk,
+                end,
+                key_len,
+            });
+        }
+    }
+}
+
+/// The live audit of one applied raw event, none when it has nothing to say (an update whose
+/// changes are empty or cancel out). The collator writes it from the record's bytes
 /// (`encode_live_view`); this encodes `event` as `raw` carries it and does the same.
-pub fn encode_live(record_key: &str, event: &RawEvent, s: &Settings) -> Option<LiveAudit> {
+pub fn encode_live(record_key: &str, event: &RawEvent, s: &Settings) -> LiveAudits {
     let encoded = event.encode_to_vec();
     let mut canonical = Vec::new();
     let view = read_raw(&encoded, &mut canonical).expect("prost decodes what it encoded");
-    encode_live_view(record_key.as_bytes(), &view, s)
+    let mut live = LiveAudits::default();
+    live.push(record_key.as_bytes(), &view, s);
+    live
 }
 
-/// [`encode_live`] of a raw record read in place: the actor and records are copied as the
-/// record carries them (prost's own encoding, see `raw`).
-pub(crate) fn encode_live_view(
+/// [`encode_live`] of a raw record read in place, appended to the buffer `room` gives for the
+/// room it asks: the actor and records are copied as the record carries them (prost's own
+/// encoding, see `raw`). The length of the key it ends with, or `None` (and nothing asked or
+/// written) when it has nothing to say.
+fn encode_live_view<'b>(
     record_key: &[u8],
     event: &RawView<'_>,
     s: &Settings,
-) -> Option<LiveAudit> {
+    room: impl FnOnce(usize) -> &'b mut Vec<u8>,
+) -> Option<usize> {
     let entries = std::slice::from_ref(event);
     let action = merge::action(entries);
     // Most events change one field, or a few distinct ones: merged on the stack, without a
@@ -80,13 +159,13 @@ pub(crate) fn encode_live_view(
     } else {
         event.partition_key
     };
-    let mut buf = Vec::with_capacity(capacity_for(event, key));
+    let buf = room(capacity_for(event, key));
     let id = live_id(record_key, event.dedup_key);
     if id != 0 {
-        put_varint_field(1, id, &mut buf);
+        put_varint_field(1, id, buf);
     }
     if action as i32 != 0 {
-        put_varint_field(2, action as i32 as u64, &mut buf);
+        put_varint_field(2, action as i32 as u64, buf);
     }
     // `merge::created_at_ms` of the one event, with its bytes.
     let created_at = if event.event_time.value() > 0 {
@@ -94,53 +173,50 @@ pub(crate) fn encode_live_view(
     } else {
         event.received_at
     };
-    created_at.put(3, &mut buf);
+    created_at.put(3, buf);
     if merge::interesting(action, fields, s) {
-        put_varint_field(4, 1, &mut buf);
+        put_varint_field(4, 1, buf);
     }
     if let Some(actor) = event.actor {
         // `user`, then `contributors`: the one author of the one change.
-        put_bytes(5, actor, &mut buf);
-        put_bytes(6, actor, &mut buf);
+        put_bytes(5, actor, buf);
+        put_bytes(6, actor, buf);
     }
     if let Some(r) = event.record {
-        put_bytes(7, r, &mut buf);
+        put_bytes(7, r, buf);
     }
     if let Some(r) = event.associated {
-        put_bytes(8, r, &mut buf);
+        put_bytes(8, r, buf);
     }
     for c in fields {
-        put_change(c, &mut buf);
+        put_change(c, buf);
     }
-    put_str(10, event.workspace, &mut buf);
-    put_str(11, event.integration_id, &mut buf);
-    put_str(12, event.jira_site, &mut buf);
+    put_str(10, event.workspace, buf);
+    put_str(11, event.integration_id, buf);
+    put_str(12, event.jira_site, buf);
     if event.received_at.value() != 0 {
         // The window of a live audit is the instant it was received: its start, then the
         // same varint again as its end, copied with the key changed.
         let start = buf.len();
-        event.received_at.put(13, &mut buf);
+        event.received_at.put(13, buf);
         let end = buf.len();
         buf.extend_from_within(start..end);
         buf[end] = END_KEY;
     }
-    put_varint_field(15, 1, &mut buf);
+    put_varint_field(15, 1, buf);
     if merge::late(entries, s) {
-        put_varint_field(16, 1, &mut buf);
+        put_varint_field(16, 1, buf);
     }
-    put_varint_field(17, 1, &mut buf);
+    put_varint_field(17, 1, buf);
     // Last, so that the key is the payload's tail (`LiveAudit::key`).
-    put_str(18, key, &mut buf);
-    Some(LiveAudit {
-        payload: buf,
-        key_len: key.len(),
-    })
+    put_str(18, key, buf);
+    Some(key.len())
 }
 
 /// The key of `AuditEvent.window_end_ms` (14, a varint), one byte.
 const END_KEY: u8 = 14 << 3;
 
-/// Room for the live audit of `event`, so its buffer is not grown while it is written: every
+/// Room for the live audit of `event`, so its chunk is not grown while it is written: every
 /// byte it copies (the author twice), and a generous 3 bytes of tag and length per field.
 fn capacity_for(event: &RawView<'_>, key: &[u8]) -> usize {
     let message = |m: Option<&[u8]>| m.map_or(0, |m| m.len() + 6);

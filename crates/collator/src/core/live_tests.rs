@@ -1,11 +1,13 @@
 //! The live encoder writes exactly the bytes prost writes for the same live `AuditEvent`.
 
+use std::sync::Arc;
+
 use proptest::prelude::*;
 use prost::Message;
 use schema::v1::{Action, FieldChange, RawEvent, RecordRef, User};
 
-use super::tests::{change, event, field_change_of, settings};
-use super::{encode_live, live_audit, Merged, Settings};
+use super::tests::{change, event, field_change_of, settings, SITE};
+use super::{encode_live, live_audit, Merged, PartitionCollator, Settings};
 
 fn reference(key: &str, e: &RawEvent, s: &Settings) -> Option<(String, Vec<u8>)> {
     match live_audit(key, e, s) {
@@ -15,7 +17,13 @@ fn reference(key: &str, e: &RawEvent, s: &Settings) -> Option<(String, Vec<u8>)>
 }
 
 fn encoded(key: &str, e: &RawEvent, s: &Settings) -> Option<(String, Vec<u8>)> {
-    encode_live(key, e, s).map(|a| (String::from_utf8(a.key().to_vec()).unwrap(), a.payload))
+    let live = encode_live(key, e, s);
+    assert!(live.len() <= 1, "one live audit at most");
+    let a = live.iter().next()?;
+    Some((
+        String::from_utf8(a.key().to_vec()).unwrap(),
+        a.payload.to_vec(),
+    ))
 }
 
 #[test]
@@ -69,6 +77,40 @@ fn edge_cases_encode_as_prost_does() {
         encoded(key, &cases[3], &s).is_none(),
         "a reverted field says nothing"
     );
+}
+
+/// A batch's live audits are written into shared chunks: each reads back whole, in order and
+/// with its key, however many chunks they fill, an audit larger than a chunk among them, and
+/// events with nothing to say leave no gap.
+#[test]
+fn a_batch_of_live_audits_reads_back_each_audit_whole() {
+    let s = settings();
+    let key = format!("{SITE}|issue|10001");
+    let mut c = PartitionCollator::new(Arc::new(s.clone()), 0);
+    let mut expected = Vec::new();
+    for i in 0..2_000 {
+        let value = match i % 100 {
+            7 => "x".repeat(70_000),
+            _ => format!("value {i}"),
+        };
+        let changes = match i % 50 {
+            3 => vec![],
+            _ => vec![change("status", Some("a"), Some(&value))],
+        };
+        let e = event(&format!("d{i}"), "u1", 1, 1 + i, changes);
+        c.apply(&e, i);
+        expected.extend(encoded(&key, &e, &s));
+    }
+    let live = c.take_live();
+    assert_eq!(live.len(), expected.len());
+    assert_eq!(live.iter().len(), expected.len());
+    let written: usize = live.iter().map(|a| a.payload.len()).sum();
+    assert!(written > 16 * 64 * 1024, "many chunks: {written} bytes");
+    for (i, (a, (k, payload))) in live.iter().zip(&expected).enumerate() {
+        assert_eq!(a.payload, payload.as_slice(), "audit {i}");
+        assert_eq!(a.key(), k.as_bytes(), "audit {i}'s key");
+    }
+    assert!(c.take_live().is_empty(), "taken once");
 }
 
 fn opt_text() -> impl Strategy<Value = Option<String>> {

@@ -31,7 +31,7 @@ mod tests;
 
 pub use audit::EncodedAudit;
 pub use ids::{audit_id, live_audit_id, record_key};
-pub use live::{encode_live, LiveAudit};
+pub use live::{encode_live, LiveAudit, LiveAudits};
 pub use merge::{live_audit, Merged};
 pub use partition::{Applied, PartitionCollator, Stats};
 pub(crate) use raw::read_raw;

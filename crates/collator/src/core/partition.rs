@@ -11,7 +11,7 @@ use schema::v1::{record_state, RawEvent, RecordState};
 use super::audit::{encode_window, EncodedAudit};
 use super::closed::Closed;
 use super::ids::write_record_key;
-use super::live::{encode_live_view, LiveAudit};
+use super::live::LiveAudits;
 use super::merge::CLOSE_ROOM;
 use super::raw::{read_raw_into, RawView};
 use super::records::{key_hash, Origins, RecordId, Records, Slot};
@@ -70,7 +70,7 @@ pub struct PartitionCollator {
     /// The key of the record being applied, built from the raw record's bytes (`raw`).
     apply_key: Vec<u8>,
     audits: Vec<EncodedAudit>,
-    live: Vec<LiveAudit>,
+    live: LiveAudits,
     stats: Stats,
 }
 
@@ -87,7 +87,7 @@ impl PartitionCollator {
             key_buf: String::new(),
             apply_key: Vec::new(),
             audits: Vec::new(),
-            live: Vec::new(),
+            live: LiveAudits::default(),
             stats: Stats::default(),
         }
     }
@@ -247,9 +247,7 @@ impl PartitionCollator {
         match outcome {
             Applied::Opened | Applied::Joined => {
                 self.stats.applied += 1;
-                if let Some(a) = encode_live_view(&key, event, &s) {
-                    self.live.push(a);
-                }
+                self.live.push(&key, event, &s);
             }
             Applied::Duplicate => self.stats.duplicates += 1,
             Applied::Replayed => self.stats.replayed += 1,

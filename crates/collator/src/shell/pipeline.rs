@@ -19,7 +19,7 @@ use rdkafka::producer::Producer as _;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::delivery::{send, Acks, Producer};
-use crate::core::{EncodedAudit, LiveAudit};
+use crate::core::{EncodedAudit, LiveAudits};
 use crate::metrics as m;
 use crate::{Clock, Error};
 
@@ -124,7 +124,7 @@ impl Pipeline {
     }
 
     /// Sends collated and live audits, as the core encoded them, as part of the current batch.
-    pub fn emit(&mut self, audits: Vec<EncodedAudit>, live: Vec<LiveAudit>) -> Result<(), Error> {
+    pub fn emit(&mut self, audits: Vec<EncodedAudit>, live: LiveAudits) -> Result<(), Error> {
         if audits.is_empty() && live.is_empty() {
             return Ok(());
         }
@@ -146,13 +146,13 @@ impl Pipeline {
                 events: a.source_event_count,
             });
         }
-        for a in &live {
+        for a in live.iter() {
             send(
                 &self.producer,
                 acks,
                 &self.topics.live,
                 a.key(),
-                Some(a.payload.as_slice()),
+                Some(a.payload),
                 None,
             )?;
         }

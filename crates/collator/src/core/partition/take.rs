@@ -6,7 +6,7 @@ use schema::v1::{AuditEvent, RecordState};
 
 use super::{PartitionCollator, Slot, Stats};
 use crate::core::audit::EncodedAudit;
-use crate::core::live::LiveAudit;
+use crate::core::live::LiveAudits;
 
 impl PartitionCollator {
     /// Collated audits of windows closed since the last call, in close order.
@@ -21,7 +21,7 @@ impl PartitionCollator {
     }
 
     /// Live audits of events applied since the last call, in offset order, encoded.
-    pub fn take_live(&mut self) -> Vec<LiveAudit> {
+    pub fn take_live(&mut self) -> LiveAudits {
         std::mem::take(&mut self.live)
     }
 
