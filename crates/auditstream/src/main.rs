@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 /// mimalloc instead of the system allocator: the collator allocates and frees small buffers
-/// for every record, where glibc's malloc cost it a fifth of its time (BENCHMARKS.md).
+/// for every record, where glibc's malloc cost it a fifth of its time
+/// (BENCHMARKS-HISTORY.md, third pass).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -12,7 +12,8 @@ use auditstream_bench::{collate, emit, ingest_load, memory, BenchConfig, Error};
 use clap::{Parser, ValueEnum};
 
 /// mimalloc instead of the system allocator: the collator allocates and frees small buffers
-/// for every record, where glibc's malloc cost it a fifth of its time (BENCHMARKS.md).
+/// for every record, where glibc's malloc cost it a fifth of its time
+/// (BENCHMARKS-HISTORY.md, third pass).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

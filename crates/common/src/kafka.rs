@@ -76,9 +76,9 @@ impl KafkaConfig {
 
     /// [`producer`](Self::producer), writing lz4-compressed batches unless the user chose a
     /// compression. Ingest's: many small writes from concurrent requests, where a broker takes
-    /// a compressed batch as one blob (BENCHMARKS.md: the broker's CPU per webhook written
-    /// fell from 26–28 to 4–6 µs on tansu). Not the collator's: compressing its larger output
-    /// cost it more CPU than the broker saved.
+    /// a compressed batch as one blob (BENCHMARKS-HISTORY.md, fourth pass: the broker's CPU per
+    /// webhook written fell from 26–28 to 4–6 µs on tansu). Not the collator's: compressing its
+    /// larger output cost it more CPU than the broker saved.
     pub fn compressed_producer(&self) -> Result<FutureProducer> {
         create_producer(&self.compressed_producer_config())
     }

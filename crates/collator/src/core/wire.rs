@@ -376,9 +376,9 @@ pub(crate) fn put_varint(v: u64, buf: &mut Vec<u8>) {
 /// continuation bit cleared, and all ten possible bytes appended as one fixed-size copy, then
 /// the buffer cut back to the varint's length. Every byte is made in registers: building them
 /// in a stack array and patching one byte there made the copy's loads wait on the narrower
-/// stores before them (a failed store forwarding; BENCHMARKS.md, thirteenth pass). prost's
-/// `encode_varint` pushes byte by byte, each push checking the buffer's room. Not inlined:
-/// [`put_varint`] stays small enough to inline everywhere.
+/// stores before them (a failed store forwarding; BENCHMARKS-HISTORY.md, thirteenth pass).
+/// prost's `encode_varint` pushes byte by byte, each push checking the buffer's room. Not
+/// inlined: [`put_varint`] stays small enough to inline everywhere.
 #[inline(never)]
 fn put_long_varint(v: u64, buf: &mut Vec<u8>) {
     if v < 0x4000 {
