@@ -15,10 +15,11 @@ use super::wire::{put_bytes, put_str, put_varint_field};
 use super::Settings;
 
 /// The live audits of the events applied since the last take, encoded one after another in
-/// chunks of [`CHUNK`] bytes or more. One is written per applied change: a buffer of its own
-/// each was an allocation and a free per event, and one buffer grown as they are written
-/// copied them all again.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// chunks of [`CHUNK`] bytes or more. One is written per applied event that has something to
+/// say: a buffer of its own each was an allocation and a free per event, and one buffer grown
+/// as they are written copied them all again. Equal when their audits are, in order, however
+/// the chunks lay them out.
+#[derive(Debug, Default)]
 pub struct LiveAudits {
     /// Each made with room for the audits written into it, so none is moved once written.
     chunks: Vec<Vec<u8>>,
@@ -27,7 +28,7 @@ pub struct LiveAudits {
 
 /// Where a live audit is in [`LiveAudits`]: its chunk, where it ends there (it starts where
 /// the audit before it in the chunk ends), and the length of its key (the payload's tail).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 struct Span {
     chunk: usize,
     end: usize,
@@ -52,6 +53,14 @@ impl<'a> LiveAudit<'a> {
         &self.payload[self.payload.len() - self.key_len..]
     }
 }
+
+impl PartialEq for LiveAudits {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for LiveAudits {}
 
 impl LiveAudits {
     pub fn len(&self) -> usize {
