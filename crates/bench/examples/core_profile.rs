@@ -6,17 +6,19 @@
 //! - `w` (the default): `hot_paths`' `apply_and_close_w_mix`, 20,000 events of workload W's
 //!   shape over 800 records, applied and closed.
 //! - `open`: `hot_paths`' `apply_open_windows`, 10,000 one-change events each opening its
-//!   record's window (and making its live audit); nothing closes.
+//!   record's window (and making its live audit, read and cleared as the shell sends it);
+//!   nothing closes.
 //! - `join`: `hot_paths`' `apply_joining_open_windows` in one loop: 1,000 records, ten
 //!   one-change events each, interleaved, so the first 1,000 open a window and the other
 //!   9,000 join one (each making its live audit); nothing closes.
 //! - `bodies`: `wflush` with each event carrying a real Jira request body, the fixtures in
 //!   turn (0.5 to 18 KB), as ingest writes them: `hot_paths`'
 //!   `apply_and_close_w_mix_with_bodies`.
-//! - `wflush`: `w` flushed as the collator flushes (`workload::apply_flushing`, every
-//!   `workload::CORE_FLUSH` events): audits, live audits and `collator-state` values taken,
-//!   so the state is encoded and the dirty list emptied, which `w` never does. `hot_paths`'
-//!   workload benches apply it so.
+//! - `wflush`: `w` as the collator applies and flushes it (`workload::apply_flushing`): each
+//!   event's live audits read and cleared, as the shell sends them, and every
+//!   `workload::CORE_FLUSH` events audits and `collator-state` values taken, so the state is
+//!   encoded and the dirty list emptied, which `w` never does. `hot_paths`' workload benches
+//!   apply it so.
 //!
 //! `cargo run --release -p auditstream-bench --example core_profile -- [ROUNDS] [w|wflush|bodies|open|join]`
 
@@ -82,12 +84,12 @@ fn main() {
         } else {
             for (i, e) in events.iter().enumerate() {
                 col.apply_encoded(e, i as i64).expect("a raw record");
+                workload::send_live(&mut col);
             }
             if closes {
                 col.advance(i64::MAX);
                 audits += col.take_audits_encoded().len();
             }
-            std::hint::black_box(col.take_live());
         }
         // Dropped inside the loop, as each criterion batch drops its collator.
         drop(std::hint::black_box(col));

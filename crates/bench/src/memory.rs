@@ -86,12 +86,9 @@ pub fn run(windows: usize, table: &mut Table) -> Result<(), Error> {
         let e = opening_event(i, &mut rng);
         change_bytes += e.changes.iter().map(|c| c.encoded_len()).sum::<usize>();
         collator.apply(&e, i as i64);
-        // Live audits are written at each flush; drain them as the shell does.
-        if i % 1024 == 0 {
-            collator.take_live();
-        }
+        // Each event's live audit is sent and cleared, as the shell does.
+        collator.clear_live();
     }
-    collator.take_live();
     let after = current_rss().unwrap_or(0);
     if collator.open_windows() != windows {
         return Err(Error::Verification(format!(

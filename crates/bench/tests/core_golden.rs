@@ -50,10 +50,12 @@ fn digest(settings: Settings, events: &[RawEvent]) -> String {
             h.update(b"audit");
             h.update(&a.payload);
         }
-        for a in c.take_live().iter() {
+        // Read where the core wrote them, then cleared, as the shell sends them.
+        for a in c.live().iter() {
             h.update(b"live");
             h.update(a.payload);
         }
+        c.clear_live();
         let dirty = c.take_dirty();
         for (k, s) in &dirty {
             h.update(b"state");

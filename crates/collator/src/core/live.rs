@@ -38,6 +38,9 @@ struct Span {
 /// The least room a chunk of [`LiveAudits`] is made with: some 200 live audits of workload W.
 const CHUNK: usize = 64 * 1024;
 
+/// The most room [`LiveAudits::clear`] keeps: a chunk made larger for one long audit is freed.
+const KEPT: usize = 2 * CHUNK;
+
 /// One live audit of [`LiveAudits`]: its encoded payload, and the key it is produced under
 /// (the root record's partition key). The key is the payload's last field (`partition_key`,
 /// 18), so it is not copied again.
@@ -88,6 +91,25 @@ impl LiveAudits {
                 key_len,
             }
         })
+    }
+
+    /// Forgets every audit, keeping the first chunk's room (up to [`KEPT`]) for the next ones.
+    /// The shell sends a record's live audits as soon as it is applied and then clears them:
+    /// taken instead, each event's audit would have a chunk of its own, an allocation and a
+    /// free per event.
+    pub fn clear(&mut self) {
+        let keep = self.chunks.first().is_some_and(|c| c.capacity() <= KEPT);
+        self.chunks.truncate(usize::from(keep));
+        if let Some(first) = self.chunks.first_mut() {
+            first.clear();
+        }
+        self.spans.clear();
+    }
+
+    /// Chunks written or kept for writing.
+    #[cfg(test)]
+    pub(super) fn chunk_count(&self) -> usize {
+        self.chunks.len()
     }
 
     /// Writes the live audit of an applied raw event after the others; nothing when it has

@@ -124,7 +124,7 @@ impl Pipeline {
     }
 
     /// Sends collated and live audits, as the core encoded them, as part of the current batch.
-    pub fn emit(&mut self, audits: Vec<EncodedAudit>, live: LiveAudits) -> Result<(), Error> {
+    pub fn emit(&mut self, audits: Vec<EncodedAudit>, live: &LiveAudits) -> Result<(), Error> {
         if audits.is_empty() && live.is_empty() {
             return Ok(());
         }

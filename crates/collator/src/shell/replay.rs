@@ -107,8 +107,8 @@ fn rebuild(
                 tracing::error!(partition = p, offset = msg.offset(), error = %e, "undecodable raw record skipped");
             }
         }
-        // Live audits are not replayed; drain them so memory stays bounded by open windows.
-        collator.take_live();
+        // Live audits are not replayed; cleared so memory stays bounded by open windows.
+        collator.clear_live();
         audits.extend(
             collator
                 .take_audits_encoded()

@@ -148,8 +148,10 @@ impl Shared {
             return Ok(());
         };
         let audits = run.collator.take_audits_encoded();
-        let live = run.collator.take_live();
-        self.pipeline.emit(audits, live)
+        // Sent from where the core wrote them, whose room the next event's audit reuses.
+        let sent = self.pipeline.emit(audits, run.collator.live());
+        run.collator.clear_live();
+        sent
     }
 
     /// Ends the current batch: the state of every record it changed and the offsets it

@@ -20,9 +20,20 @@ impl PartitionCollator {
         std::mem::take(&mut self.audits)
     }
 
-    /// Live audits of events applied since the last call, in offset order, encoded.
+    /// Live audits of events applied since the last take or clear, in offset order, encoded.
     pub fn take_live(&mut self) -> LiveAudits {
         std::mem::take(&mut self.live)
+    }
+
+    /// The live audits [`take_live`](Self::take_live) would take, left in place: read them,
+    /// then [`clear_live`](Self::clear_live), and their room is written again.
+    pub fn live(&self) -> &LiveAudits {
+        &self.live
+    }
+
+    /// Forgets the live audits of the events applied so far, keeping their room.
+    pub fn clear_live(&mut self) {
+        self.live.clear();
     }
 
     /// The `collator-state` value of every record changed since the last call, in key order;
