@@ -2,6 +2,7 @@
 //! and how long after its deadline an idle window is emitted.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -179,32 +180,48 @@ async fn timed(
     Ok((elapsed, cpu.since(broker_pid)))
 }
 
-/// Runs the collator until `expected` audits are on `audit`; returns the time from its first
-/// live audit (the first consumed batch) to the moment the last audit was readable, and every
-/// audit on the topic after it stopped (so duplicates would show).
+/// Runs the collator until the broker acknowledged `expected` audits; returns the time from its
+/// first live audit (the first consumed batch) to that acknowledgement, and every audit on the
+/// topic after it stopped (so duplicates would show).
 async fn collate_all(
     kafka: &KafkaConfig,
     config: CollatorConfig,
     expected: usize,
     timeout: Duration,
 ) -> Result<(Duration, Vec<AuditEvent>), Error> {
+    let acked = crate::acks::acknowledged_audits().ok_or_else(|| {
+        Error::Verification("another metrics recorder is installed: acknowledgements unseen".into())
+    })?;
+    let before = acked.load(Ordering::Acquire);
+    let seen = || acked.load(Ordering::Acquire) - before;
     let shutdown = CancellationToken::new();
     let collator = tokio::spawn(collator::run(kafka.clone(), config, shutdown.clone()));
-    let k = kafka.clone();
-    let watched = tokio::task::spawn_blocking(move || {
-        let mut seen = 0usize;
-        broker::tail(&k, &k.topics().audit, timeout, |_| {
-            seen += 1;
-            seen < expected
-        })?;
-        Ok::<_, Error>(schema::now_ms())
-    })
-    .await
-    .map_err(Error::TaskLost);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let watched = loop {
+        if seen() >= expected as u64 {
+            break Ok(schema::now_ms());
+        }
+        if collator.is_finished() {
+            break Err(Error::Verification(format!(
+                "the collator stopped with {} of {expected} audits acknowledged",
+                seen()
+            )));
+        }
+        if tokio::time::Instant::now() > deadline {
+            break Err(Error::Timeout(format!(
+                "collating: {} of {expected} audits acknowledged",
+                seen()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
     shutdown.cancel();
-    let stopped = collator.await.map_err(Error::TaskLost)?;
-    let last_ms = watched??;
-    stopped.map_err(Error::collator)?;
+    // A collator that failed says why before the count it left short does.
+    collator
+        .await
+        .map_err(Error::TaskLost)?
+        .map_err(Error::collator)?;
+    let last_ms = watched?;
     let k = kafka.clone();
     let (first_ms, audits) = tokio::task::spawn_blocking(move || {
         let first = first_timestamp(&k, &k.topics().audit_live)?;

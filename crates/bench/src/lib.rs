@@ -10,6 +10,7 @@
 //! Figures are compared as ratios within one run, because the machines it runs on are shared
 //! and noisy; BENCHMARKS.md records what was measured and what limits each figure.
 
+pub mod acks;
 pub mod broker;
 pub mod collate;
 pub mod collator_writes;
