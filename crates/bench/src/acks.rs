@@ -4,6 +4,10 @@
 //! acknowledged a batch's audits. The collator scenario ends when it reaches the expected
 //! count, as the passthrough ends at its last acknowledged write, with no consumer of `audit`
 //! running beside the collator.
+//!
+//! Installed first, it is the process's recorder: the one `common::telemetry::metrics_handle`
+//! builds for ingest's `/metrics` is then not installed and renders nothing, which the harness
+//! never reads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -14,11 +14,11 @@ use super::raw::{read_raw, RawView, FIRST_CHANGES};
 use super::wire::{put_bytes, put_str, put_varint_field};
 use super::Settings;
 
-/// The live audits of the events applied since the last take, encoded one after another in
-/// chunks of [`CHUNK`] bytes or more. One is written per applied event that has something to
-/// say: a buffer of its own each was an allocation and a free per event, and one buffer grown
-/// as they are written copied them all again. Equal when their audits are, in order, however
-/// the chunks lay them out.
+/// The live audits of the events applied since they were last cleared, encoded one after
+/// another in chunks of 64 KiB (`CHUNK`) or more. One is written per applied event that has
+/// something to say: a buffer of its own each was an allocation and a free per event, and one
+/// buffer grown as they are written copied them all again. Equal when their audits are, in
+/// order, however the chunks lay them out.
 #[derive(Debug, Default)]
 pub struct LiveAudits {
     /// Each made with room for the audits written into it, so none is moved once written.
@@ -93,10 +93,10 @@ impl LiveAudits {
         })
     }
 
-    /// Forgets every audit, keeping the first chunk's room (up to [`KEPT`]) for the next ones.
-    /// The shell sends a record's live audits as soon as it is applied and then clears them:
-    /// taken instead, each event's audit would have a chunk of its own, an allocation and a
-    /// free per event.
+    /// Forgets every audit, keeping the first chunk's room (up to 128 KiB, `KEPT`) for the
+    /// next ones. The shell sends a record's live audits as soon as it is applied and then
+    /// clears them: taken instead, each event's audit would have a chunk of its own, an
+    /// allocation and a free per event.
     pub fn clear(&mut self) {
         let keep = self.chunks.first().is_some_and(|c| c.capacity() <= KEPT);
         self.chunks.truncate(usize::from(keep));

@@ -119,17 +119,18 @@ fn live_audits_cleared_after_each_event_are_written_again_in_the_same_room() {
     let s = settings();
     let key = format!("{SITE}|issue|10001");
     let mut c = PartitionCollator::new(Arc::new(s.clone()), 0);
-    let long = [0, 100];
+    let long = [0, 100usize];
     let mut starts = Vec::new();
-    for i in 0..300 {
+    for i in 0..300usize {
         let value = if long.contains(&i) {
             "x".repeat(200_000)
         } else {
             format!("value {i}")
         };
         let changes = vec![change("status", Some("a"), Some(&value))];
-        let e = event(&format!("d{i}"), "u1", 1, 1 + i, changes);
-        c.apply(&e, i);
+        let offset = i as i64;
+        let e = event(&format!("d{i}"), "u1", 1, 1 + offset, changes);
+        c.apply(&e, offset);
         let (k, payload) = encoded(&key, &e, &s).expect("a change to tell");
         let live = c.live();
         assert_eq!(live.len(), 1, "event {i}");
@@ -149,7 +150,7 @@ fn live_audits_cleared_after_each_event_are_written_again_in_the_same_room() {
         .iter()
         .enumerate()
         .skip(1)
-        .filter(|&(i, _)| !long.contains(&(i as i64)))
+        .filter(|(i, _)| !long.contains(i))
     {
         assert_eq!(*p, starts[1], "event {i}");
     }

@@ -44,13 +44,14 @@ pub struct Stats {
 }
 
 /// The collator of one partition. Feed it raw events in offset order with [`apply`], move
-/// time with [`advance`], and drain [`take_audits_encoded`] / [`take_live`] / [`take_dirty`]
-/// at flush.
+/// time with [`advance`], read and clear each event's live audits ([`live`], [`clear_live`]),
+/// and drain [`take_audits_encoded`] / [`take_dirty`] at flush.
 ///
 /// [`apply`]: PartitionCollator::apply
 /// [`advance`]: PartitionCollator::advance
+/// [`live`]: PartitionCollator::live
+/// [`clear_live`]: PartitionCollator::clear_live
 /// [`take_audits_encoded`]: PartitionCollator::take_audits_encoded
-/// [`take_live`]: PartitionCollator::take_live
 /// [`take_dirty`]: PartitionCollator::take_dirty
 #[derive(Debug)]
 pub struct PartitionCollator {

@@ -20,13 +20,9 @@ impl PartitionCollator {
         std::mem::take(&mut self.audits)
     }
 
-    /// Live audits of events applied since the last take or clear, in offset order, encoded.
-    pub fn take_live(&mut self) -> LiveAudits {
-        std::mem::take(&mut self.live)
-    }
-
-    /// The live audits [`take_live`](Self::take_live) would take, left in place: read them,
-    /// then [`clear_live`](Self::clear_live), and their room is written again.
+    /// Live audits of events applied since the last [`clear_live`](Self::clear_live), in
+    /// offset order, encoded, where the core wrote them: read them, then clear them, and the
+    /// next event's are written in the same room.
     pub fn live(&self) -> &LiveAudits {
         &self.live
     }
@@ -34,6 +30,13 @@ impl PartitionCollator {
     /// Forgets the live audits of the events applied so far, keeping their room.
     pub fn clear_live(&mut self) {
         self.live.clear();
+    }
+
+    /// The live audits, moved out for a test to hold (their room goes with them; the shell
+    /// reads and clears them instead).
+    #[cfg(test)]
+    pub(crate) fn take_live(&mut self) -> LiveAudits {
+        std::mem::take(&mut self.live)
     }
 
     /// The `collator-state` value of every record changed since the last call, in key order;
