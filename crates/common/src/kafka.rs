@@ -15,6 +15,9 @@ use serde::Deserialize;
 use crate::topics::{TopicSpec, Topics};
 use crate::{Error, Result};
 
+/// librdkafka's other name for `linger.ms`.
+const LINGER_ALIAS: &str = "queue.buffering.max.ms";
+
 /// `[kafka]` section.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,8 +123,11 @@ impl KafkaConfig {
         c.set("acks", "all");
         // Retries never duplicate or reorder a partition's records.
         c.set("enable.idempotence", "true");
-        // Small batches: latency matters more than the last percent of throughput.
-        c.set("linger.ms", "5");
+        // Small batches: latency matters more than the last percent of throughput. Not when
+        // the user set its alias: librdkafka would take whichever of the two came last.
+        if !self.producer_sets(LINGER_ALIAS) {
+            c.set("linger.ms", "5");
+        }
         // Keys land where Java clients put them (murmur2), so any client can co-partition.
         c.set("partitioner", "murmur2_random");
         c.set("message.timeout.ms", message_timeout_ms.to_string());
@@ -346,6 +352,11 @@ mod tests {
         let compressed = kafka.compressed_producer_config();
         assert_eq!(compressed.get("compression.type"), Some("lz4"));
         assert_eq!(kafka.producer_config().get("compression.type"), None);
+        assert_eq!(kafka.producer_config().get("linger.ms"), Some("5"));
+        kafka.options.insert(LINGER_ALIAS.into(), "1".into());
+        let aliased = kafka.producer_config();
+        assert_eq!(aliased.get("linger.ms"), None);
+        assert_eq!(aliased.get(LINGER_ALIAS), Some("1"));
         assert!(!kafka.consumer_sets("fetch.wait.max.ms"));
     }
 }
