@@ -28,6 +28,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("the memory scenario's own process: {context}")]
+    MemoryProcess {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("config")]
     Config(#[source] Box<toml::de::Error>),
     #[error("verification failed: {0}")]

@@ -70,6 +70,10 @@ struct Args {
     /// Directory of the real Jira fixtures.
     #[arg(long, default_value = "fixtures/jira")]
     fixtures: PathBuf,
+    /// Print the table as JSON rather than Markdown (how a scenario run in a process of its
+    /// own hands its rows back).
+    #[arg(long, hide = true)]
+    rows_json: bool,
 }
 
 fn parse_option(s: &str) -> Result<(String, String), String> {
@@ -93,7 +97,12 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let mut table = Table::default();
     let result = run(&args, &mut table).await;
-    if !table.is_empty() {
+    if args.rows_json {
+        match serde_json::to_string(&table) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("auditstream-bench: the table as JSON: {e}"),
+        }
+    } else if !table.is_empty() {
         println!("{table}");
     }
     match result {
@@ -145,7 +154,7 @@ async fn run(args: &Args, table: &mut Table) -> Result<(), Error> {
             options: args.kafka_options.iter().cloned().collect(),
         })
     };
-    for s in scenarios {
+    for &s in &scenarios {
         tracing::info!(scenario = ?s, "running");
         match s {
             Scenario::Collator => {
@@ -164,6 +173,9 @@ async fn run(args: &Args, table: &mut Table) -> Result<(), Error> {
             Scenario::Emitter => emit::run(args.clients, args.duration, table).await?,
             Scenario::IdleClose => {
                 collate::idle_close(&target()?, args.idle_records, args.idle_gap, table).await?
+            }
+            Scenario::Memory if scenarios.len() > 1 => {
+                table.extend(memory::in_own_process(args.windows).await?)
             }
             Scenario::Memory => {
                 let windows = args.windows;

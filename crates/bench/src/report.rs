@@ -3,8 +3,9 @@
 use std::fmt;
 
 /// Rows of (scenario, figure, value, conditions), printed as a Markdown table so it can be
-/// pasted into BENCHMARKS.md unchanged.
-#[derive(Debug, Default)]
+/// pasted into BENCHMARKS.md unchanged. Serialized (JSON), it carries a scenario's rows from
+/// a harness process of its own to the one that prints the table.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     rows: Vec<[String; 4]>,
 }
@@ -114,6 +115,21 @@ mod tests {
         assert_eq!(d.quantile(0.999), 999.0);
         assert_eq!(d.max(), 1000.0);
         assert!(Distribution::of(vec![]).quantile(0.5).is_nan());
+    }
+
+    #[test]
+    fn a_table_comes_back_from_json_row_for_row() {
+        let mut t = Table::default();
+        t.row(
+            "memory",
+            "resident bytes per open window",
+            "334 B",
+            "1 change | µ −",
+        );
+        t.row("memory", "restore", "2.51 s", "");
+        let back: Table = serde_json::from_str(&serde_json::to_string(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+        assert_eq!(back.to_string(), t.to_string());
     }
 
     #[test]
