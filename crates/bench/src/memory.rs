@@ -76,11 +76,10 @@ pub fn joining_events(records: usize, per_record: usize, rng: &mut Rng) -> Vec<V
         .collect()
 }
 
-/// Measures and adds the rows to `table`.
-/// [`run`] in a harness process of its own (`auditstream-bench --windows N memory`), its rows
-/// read back. A process that ran other scenarios first holds pages they freed, which the
-/// windows reuse without raising its resident memory: measured after the whole table, the
-/// figure came out 285–322 B per window, and 334–338 B alone.
+/// [`run`] in a harness process of its own (`auditstream-bench --windows N --rows-json
+/// memory`), its rows read back. A process that ran other scenarios first holds pages they
+/// freed, which the windows reuse without raising its resident memory, so the figure comes out
+/// low, and by a varying amount (BENCHMARKS.md, seventeenth pass).
 pub async fn in_own_process(windows: usize) -> Result<Table, Error> {
     let process = |context: &str, source| Error::MemoryProcess {
         context: context.into(),
@@ -106,6 +105,8 @@ pub async fn in_own_process(windows: usize) -> Result<Table, Error> {
     })
 }
 
+/// Measures and adds the rows to `table`, in this process: a fresh one, or the figure is low
+/// ([`in_own_process`]).
 pub fn run(windows: usize, table: &mut Table) -> Result<(), Error> {
     let mut rng = Rng::new(1);
     let mut collator = PartitionCollator::new(settings(), 0);

@@ -1,7 +1,9 @@
-//! The memory scenario run as the harness runs it after other scenarios: in a process of its
-//! own, which hands its rows back as JSON (`--rows-json`).
+//! The memory scenario as the harness runs it after other scenarios: in a process of its own,
+//! which hands its rows back as JSON (`--rows-json`) in the table the parent reads.
 
 use std::process::Command;
+
+use auditstream_bench::report::Table;
 
 #[test]
 fn the_memory_scenario_alone_hands_back_its_rows_as_json() {
@@ -14,18 +16,21 @@ fn the_memory_scenario_alone_hands_back_its_rows_as_json() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    let rows = rows["rows"].as_array().expect("rows");
-    let figures: Vec<&str> = rows.iter().map(|r| r[1].as_str().unwrap()).collect();
-    assert_eq!(
-        figures,
-        [
-            "resident bytes per open window",
-            "collator-state bytes per window",
-            "restore (decode + rebuild) of all windows"
-        ]
-    );
-    assert!(rows
-        .iter()
-        .all(|r| r[0] == "memory" && r[3].as_str().unwrap().starts_with("2000 open windows")));
+    let table: Table = serde_json::from_slice(&output.stdout).expect("a table as JSON");
+    let rows: Vec<String> = table
+        .to_string()
+        .lines()
+        .skip(2)
+        .map(str::to_owned)
+        .collect();
+    let figures = [
+        "resident bytes per open window",
+        "collator-state bytes per window",
+        "restore (decode + rebuild) of all windows",
+    ];
+    assert_eq!(rows.len(), figures.len(), "{rows:?}");
+    for (row, figure) in rows.iter().zip(figures) {
+        assert!(row.starts_with(&format!("| memory | {figure} | ")), "{row}");
+        assert!(row.contains("| 2000 open windows"), "{row}");
+    }
 }
